@@ -1,0 +1,1 @@
+"""Broker configuration and launchers: Mosquitto when installed, an embedded broker otherwise."""

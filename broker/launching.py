@@ -1,0 +1,145 @@
+"""Start a broker for the demo and the tests, on a free port, and stop it cleanly.
+
+Preference: the local ``mosquitto`` binary (the real thing); else, for tests on a
+machine with Docker, testcontainers' Mosquitto (see ``tests/conftest.py``); else the
+embedded pure-Python broker (``broker.embedded``, MQTT 3.1.1 only), so that the demo
+runs on a bare machine. The system broker on 1883 is never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class BrokerStartError(RuntimeError):
+    """A broker process that did not come up."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def find_mosquitto() -> str | None:
+    return shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
+    )
+
+
+@dataclass
+class RunningBroker:
+    """A broker process this code started."""
+
+    kind: str
+    port: int
+    ws_port: int | None
+    process: subprocess.Popen[bytes]
+    workdir: Path
+    _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def kill(self) -> None:
+        """Stop without a chance to save (the `kill -9` case)."""
+        self.process.kill()
+        self.process.wait()
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BrokerStartError(f"broker exited with code {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise BrokerStartError(f"broker did not listen on 127.0.0.1:{port} within {timeout:g} s")
+
+
+def mosquitto_config(*, port: int, ws_port: int | None, data_dir: Path, persistence: bool) -> str:
+    lines = [
+        "per_listener_settings false",
+        "allow_anonymous true",
+        f"listener {port} 127.0.0.1",
+        "protocol mqtt",
+    ]
+    if ws_port:
+        lines += [f"listener {ws_port} 127.0.0.1", "protocol websockets"]
+    if persistence:
+        lines += ["persistence true", f"persistence_location {data_dir}/", "autosave_interval 1"]
+    lines += ["max_queued_messages 10000", "max_inflight_messages 100", "log_dest stderr", "log_type error"]
+    return "\n".join(lines) + "\n"
+
+
+def start_mosquitto(
+    *,
+    port: int | None = None,
+    ws_port: int | None = None,
+    workdir: Path | None = None,
+    persistence: bool = True,
+    binary: str | None = None,
+) -> RunningBroker:
+    """Start the local Mosquitto on a free port (``workdir`` keeps its data across restarts)."""
+    exe = binary or find_mosquitto()
+    if exe is None:
+        raise BrokerStartError("no mosquitto binary found (apt-get install mosquitto)")
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="shinealight-mosquitto-")
+        workdir = Path(tmp.name)
+    port = port or free_port()
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(mosquitto_config(port=port, ws_port=ws_port, data_dir=workdir, persistence=persistence))
+    process = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for_port(port, process, timeout=10)
+    log.info("mosquitto listening on 127.0.0.1:%d", port)
+    return RunningBroker("mosquitto", port, ws_port, process, workdir, tmp)
+
+
+def start_embedded(*, port: int | None = None) -> RunningBroker:
+    """Start the embedded pure-Python broker in a child process."""
+    tmp = tempfile.TemporaryDirectory(prefix="shinealight-embedded-")
+    port = port or free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "broker.embedded", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _wait_for_port(port, process, timeout=20)
+    log.info("embedded broker listening on 127.0.0.1:%d", port)
+    return RunningBroker("embedded", port, None, process, Path(tmp.name), tmp)
+
+
+def start_local_broker(*, port: int | None = None, prefer_embedded: bool = False) -> RunningBroker:
+    """Mosquitto if installed (unless ``prefer_embedded``), else the embedded broker."""
+    if not prefer_embedded and find_mosquitto():
+        return start_mosquitto(port=port)
+    return start_embedded(port=port)

@@ -1,0 +1,1 @@
+"""led_agent package."""

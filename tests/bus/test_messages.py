@@ -1,0 +1,139 @@
+import contextlib
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bus.messages import (
+    MAX_PAYLOAD_BYTES,
+    Action,
+    BadMessage,
+    NodeSnapshot,
+    PodEntry,
+    PodEvent,
+    PodState,
+    decode_event,
+    decode_snapshot,
+    normalize_color,
+    utc_timestamp,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("#A81399", "a81399"),
+        ("FFFF00", "ffff00"),
+        ("#FFF", "ffffff"),
+        ("0f0", "00ff00"),
+        (" ff0000 ", "ff0000"),
+        ("red", None),
+        ("#12345", None),
+        ("", None),
+        (None, None),
+        (123, None),
+    ],
+)
+def test_normalize_color(raw: object, expected: str | None) -> None:
+    assert normalize_color(raw) == expected
+
+
+def test_seed_minimal_message_is_valid() -> None:
+    event = decode_event(b'{"action":"add","pod":"x","color":"ff0000"}')
+    assert event.action is Action.ADD
+    assert (event.pod, event.color, event.seq, event.uid) == ("x", "ff0000", None, None)
+    assert event.key == "x"
+
+
+def test_full_event_round_trips_with_seed_keys_first() -> None:
+    event = PodEvent(
+        action=Action.UPDATE, pod="p", color="A81399", namespace="default", uid="u1",
+        state=PodState.READY, node="node-1", seq=17, ts=utc_timestamp(0),
+    )
+    payload = event.to_payload()
+    assert list(json.loads(payload))[:4] == ["v", "action", "pod", "color"]
+    assert decode_event(payload) == event
+    assert event.color == "a81399"
+
+
+def test_identity_prefers_uid_then_namespace() -> None:
+    assert PodEntry(pod="p", namespace="ns", uid="u").key == "u"
+    assert PodEntry(pod="p", namespace="ns").key == "ns/p"
+    assert PodEntry(pod="p").key == "p"
+
+
+def test_unknown_fields_are_tolerated() -> None:
+    event = decode_event(b'{"action":"remove","pod":"x","future":{"a":1}}')
+    assert event.action is Action.REMOVE
+
+
+def test_invalid_color_is_omitted_and_shown_blue() -> None:
+    event = decode_event(b'{"action":"add","pod":"x","color":"banana"}')
+    assert event.color is None
+    assert event.shown_color == "0000ff"
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind"),
+    [
+        (b"\xff\xfe", "not_utf8"),
+        (b"not json", "not_json"),
+        (b"[1,2]", "not_object"),
+        (b'"add"', "not_object"),
+        (b'{"action":"explode","pod":"x"}', "unknown_action"),
+        (b'{"pod":"x"}', "unknown_action"),
+        (b'{"v":2,"action":"add","pod":"x"}', "unknown_version"),
+        (b'{"v":true,"action":"add","pod":"x"}', "unknown_version"),
+        (b'{"action":"add"}', "invalid"),
+        (b'{"action":"add","pod":""}', "invalid"),
+        (b'{"action":"add","pod":42}', "invalid"),
+        (b'{"action":"add","pod":"x","seq":"3"}', "invalid"),
+        (b'{"action":"add","pod":"x","seq":-1}', "invalid"),
+        (b'{"action":"add","pod":"x","state":"sleepy"}', "invalid"),
+        (b'{"action":"add","pod":"x","uid":7}', "invalid"),
+    ],
+)
+def test_bad_events_are_rejected_with_a_kind(payload: bytes, kind: str) -> None:
+    with pytest.raises(BadMessage) as info:
+        decode_event(payload)
+    assert info.value.kind == kind
+
+
+def test_oversized_payload_is_rejected_before_parsing() -> None:
+    payload = b'{"action":"add","pod":"' + b"x" * MAX_PAYLOAD_BYTES + b'"}'
+    with pytest.raises(BadMessage) as info:
+        decode_event(payload)
+    assert info.value.kind == "oversized"
+
+
+def test_snapshot_round_trip() -> None:
+    snap = NodeSnapshot(node="node-1", seq=3, pods=(PodEntry(pod="a", color="ffff00", state=PodState.READY),))
+    assert decode_snapshot(snap.to_payload()) == snap
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"{}", b'{"node":"n"}', b'{"node":"n","seq":1,"pods":"nope"}', b'{"node":"n","seq":1,"pods":[{}]}'],
+)
+def test_garbage_snapshots_are_rejected(payload: bytes) -> None:
+    with pytest.raises(BadMessage):
+        decode_snapshot(payload)
+
+
+@given(st.binary(max_size=300))
+def test_decoding_never_raises_anything_but_bad_message(payload: bytes) -> None:
+    for decode in (decode_event, decode_snapshot):
+        with contextlib.suppress(BadMessage):
+            decode(payload)
+
+
+@given(st.dictionaries(st.sampled_from(["v", "action", "pod", "color", "seq", "uid", "state", "x"]),
+                       st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.lists(st.integers())))
+def test_decoding_arbitrary_objects_never_raises_anything_but_bad_message(data: dict[str, object]) -> None:
+    with contextlib.suppress(BadMessage):
+        decode_event(json.dumps(data).encode())
+
+
+def test_timestamp_format() -> None:
+    assert utc_timestamp(1_800_000_000.1234) == "2027-01-15T08:00:00.123Z"
