@@ -150,6 +150,10 @@ class BusConnection:
         if self.connected:
             self._client.subscribe(topic_filter, qos)
 
+    def unsubscribe(self, topic_filter: str) -> None:
+        self._subscriptions = [(t, q) for t, q in self._subscriptions if t != topic_filter]
+        self._client.unsubscribe(topic_filter)
+
     # -- paho callbacks (network thread) ---------------------------------------------
 
     def _handle_connect(self, client: mqtt.Client, _u: object, flags: Any, reason: Any, _p: object) -> None:

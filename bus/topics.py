@@ -7,6 +7,8 @@ All topics hang off an optional prefix (``--topic-prefix``, e.g. ``shinealight/`
     <prefix>nodes/<node>/status    online/offline, retained (+ last will)
     <prefix>agents/<id>/status     online/offline, retained (+ last will)
     <prefix>agents/<id>/frame      what a device shows, retained, QoS 0
+    <prefix>watchers/<id>/status   an --all-nodes watcher's online/offline (+ last will)
+    <prefix>watchers/<id>/sync     a watcher's private marker while it reads its snapshots
 
 Node names are Kubernetes node names (DNS-1123 subdomains). Names carrying MQTT
 wildcards or separators (``+``, ``#``, ``/``) are rejected here, once, so no other
@@ -92,6 +94,19 @@ class Topics:
 
     def agent_frame(self, agent_id: str) -> str:
         return f"{self.prefix}agents/{validate_agent_id(agent_id)}/frame"
+
+    def watcher_status(self, watcher_id: str) -> str:
+        """Status of an ``--all-nodes`` watcher (its last will); node watchers use the node's."""
+        return f"{self.prefix}watchers/{validate_agent_id(watcher_id)}/status"
+
+    def watcher_sync(self, watcher_id: str) -> str:
+        """A watcher's private marker topic: its own message arriving back means the retained
+        snapshots it subscribed to before have all been delivered."""
+        return f"{self.prefix}watchers/{validate_agent_id(watcher_id)}/sync"
+
+    def state_filter(self) -> str:
+        """Every node's retained snapshot."""
+        return f"{self.prefix}nodes/+/{NodeTopic.STATE.value}"
 
     def node_filter(self, node: str = "+") -> str:
         """Subscription filter for every topic of ``node`` (``+`` for all nodes)."""

@@ -1,0 +1,99 @@
+"""``python -m watcher``: publish the pods of one node (or all nodes) to the bus."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from bus.topics import TopicError, Topics, validate_node
+from bus.urls import BrokerUrlError, resolve_broker_url
+from watcher.kube import KubeError, PodApi, Timeouts, load_configuration
+from watcher.service import Watcher, WatcherConfig
+
+log = logging.getLogger("watcher")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m watcher",
+        description="Watch the pods of a Kubernetes node and publish them as LED events over MQTT.",
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--node", help="the node to watch (in a DaemonSet: spec.nodeName via the downward API)")
+    where.add_argument("--all-nodes", action="store_true", help="one process watches and publishes every node")
+    parser.add_argument("--broker", help="mqtt://[user:pass@]host[:port] (default: $MQTT_URL or mqtt://127.0.0.1:1883)")
+    parser.add_argument("--namespace", action="append", dest="namespaces", metavar="NS",
+                        help="watch only this namespace (repeatable; default: all namespaces)")
+    parser.add_argument("--selector", default="blinkt=show", help="label selector of shown pods (default: %(default)s)")
+    parser.add_argument("--color-label", default="blinktColor", help="label holding the colour (default: %(default)s)")
+    parser.add_argument("--topic-prefix", default="", help="prefix for all topics, e.g. 'shinealight/'")
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
+    parser.add_argument("--context", help="kubeconfig context")
+    parser.add_argument("--snapshot-interval", type=_positive, default=0.2, help="min seconds between snapshots")
+    parser.add_argument("--min-watch-timeout", type=_positive, default=300.0,
+                        help="server-side watch timeout, jittered up to twice this (default: %(default)s s)")
+    parser.add_argument("--watch-read-timeout", type=_positive, default=120.0,
+                        help="client read timeout on watches; keep it above the bookmark interval (~60 s)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WatcherConfig:
+    try:
+        nodes = None if args.all_nodes else frozenset({validate_node(args.node)})
+        return WatcherConfig(
+            broker=resolve_broker_url(args.broker),
+            nodes=nodes,
+            namespaces=tuple(args.namespaces) if args.namespaces else None,
+            selector=args.selector,
+            color_label=args.color_label,
+            topics=Topics(args.topic_prefix),
+            snapshot_interval=args.snapshot_interval,
+            min_watch_timeout=args.min_watch_timeout,
+        )
+    except (TopicError, BrokerUrlError) as e:
+        parser.error(str(e))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = config_from_args(parser, args)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        configuration = load_configuration(args.kubeconfig, args.context)
+    except KubeError as e:
+        log.error("%s", e)
+        return 1
+    timeouts = Timeouts(watch_read=args.watch_read_timeout, watchdog=args.watch_read_timeout * 1.5)
+    watcher = Watcher(config, PodApi(configuration, timeouts=timeouts))
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("watching %s on %s, publishing to %s", config.single_node or "all nodes",
+             configuration.host, config.broker.redacted())
+    starter = threading.Thread(target=watcher.start, name="start", daemon=True)
+    starter.start()
+    stopping.wait()
+    watcher.stop()
+    return 0
