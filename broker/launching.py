@@ -53,6 +53,10 @@ class RunningBroker:
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "broker.log"
+
     def stop(self, *, timeout: float = 5.0) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -70,11 +74,17 @@ class RunningBroker:
         self.process.wait()
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
+def _spawn(command: list[str], workdir: Path, *, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    with (workdir / "broker.log").open("ab") as log_file:  # the child keeps its own descriptor
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_file, cwd=cwd or workdir)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float, workdir: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise BrokerStartError(f"broker exited with code {process.returncode} before listening on {port}")
+            tail = (workdir / "broker.log").read_text(errors="replace")[-500:]
+            raise BrokerStartError(f"broker exited with code {process.returncode} before listening on {port}: {tail}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -118,8 +128,8 @@ def start_mosquitto(
     port = port or free_port()
     conf = workdir / "mosquitto.conf"
     conf.write_text(mosquitto_config(port=port, ws_port=ws_port, data_dir=workdir, persistence=persistence))
-    process = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _wait_for_port(port, process, timeout=10)
+    process = _spawn([exe, "-c", str(conf)], workdir)
+    _wait_for_port(port, process, timeout=10, workdir=workdir)
     log.info("mosquitto listening on 127.0.0.1:%d", port)
     return RunningBroker("mosquitto", port, ws_port, process, workdir, tmp)
 
@@ -128,14 +138,12 @@ def start_embedded(*, port: int | None = None) -> RunningBroker:
     """Start the embedded pure-Python broker in a child process."""
     tmp = tempfile.TemporaryDirectory(prefix="shinealight-embedded-")
     port = port or free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "broker.embedded", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _wait_for_port(port, process, timeout=20)
+    workdir = Path(tmp.name)
+    package_root = Path(__file__).resolve().parents[1]
+    process = _spawn([sys.executable, "-m", "broker.embedded", "--port", str(port)], workdir, cwd=package_root)
+    _wait_for_port(port, process, timeout=20, workdir=workdir)
     log.info("embedded broker listening on 127.0.0.1:%d", port)
-    return RunningBroker("embedded", port, None, process, Path(tmp.name), tmp)
+    return RunningBroker("embedded", port, None, process, workdir, tmp)
 
 
 def start_local_broker(*, port: int | None = None, prefer_embedded: bool = False) -> RunningBroker:

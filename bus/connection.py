@@ -26,6 +26,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from bus.messages import OFFLINE, ONLINE
 from bus.urls import BrokerUrl
@@ -70,10 +71,14 @@ class BusConnection:
         subscriptions: Iterable[tuple[str, int]] = (),
         on_message: MessageHandler | None = None,
         on_connect: Callable[[], None] | None = None,
+        retain_as_published: bool = False,
     ) -> None:
         self.url = url
         self.status_topic = status_topic
         self._subscriptions = list(subscriptions)
+        # MQTT 5 only: keep the retain flag of messages published while we are subscribed
+        # (the recorder needs it; 3.1.1 brokers clear it on live delivery).
+        self._retain_as_published = retain_as_published and url.protocol == "5"
         self._on_message = on_message
         self._on_connect = on_connect
         self._connected = threading.Event()
@@ -148,11 +153,18 @@ class BusConnection:
         """Subscribe now and again after every reconnect."""
         self._subscriptions.append((topic_filter, qos))
         if self.connected:
-            self._client.subscribe(topic_filter, qos)
+            self._client.subscribe(self._subscription_request([(topic_filter, qos)]))
 
     def unsubscribe(self, topic_filter: str) -> None:
         self._subscriptions = [(t, q) for t, q in self._subscriptions if t != topic_filter]
         self._client.unsubscribe(topic_filter)
+
+    def _subscription_request(
+        self, subscriptions: list[tuple[str, int]]
+    ) -> list[tuple[str, int]] | list[tuple[str, SubscribeOptions]]:
+        if not self._retain_as_published:
+            return subscriptions
+        return [(t, SubscribeOptions(qos=q, retainAsPublished=True)) for t, q in subscriptions]
 
     # -- paho callbacks (network thread) ---------------------------------------------
 
@@ -163,7 +175,7 @@ class BusConnection:
         self.connects += 1
         log.info("connected to %s (session present: %s)", self.url.redacted(), flags.session_present)
         if self._subscriptions:
-            client.subscribe(self._subscriptions)
+            client.subscribe(self._subscription_request(self._subscriptions))
         if self.status_topic:
             client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         if self._on_connect:

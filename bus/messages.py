@@ -7,6 +7,9 @@ wrong types, unknown actions, unknown versions and oversized payloads with a
 :class:`BadMessage` whose ``kind`` is a short, stable label for counting and
 rate-limited logging.
 
+``epoch`` (optional) names the publishing watcher's incarnation: a subscriber that sees
+a new epoch forgets its ``seq`` (see docs/protocol.md, "Why epoch").
+
 The seed's three keys (``action``, ``pod``, ``color``) are all a minimal publisher has
 to send; everything else is optional on the wire.
 """
@@ -117,6 +120,7 @@ class PodEvent(PodEntry):
     action: Action
     node: NonEmptyStr | None = None
     seq: Annotated[StrictInt, Field(ge=0)] | None = None
+    epoch: NonEmptyStr | None = None
     ts: StrictStr | None = None
 
     def to_payload(self) -> bytes:
@@ -131,11 +135,12 @@ class NodeSnapshot(BaseModel):
     v: StrictInt = PROTOCOL_VERSION
     node: NonEmptyStr
     seq: Annotated[StrictInt, Field(ge=0)]
+    epoch: NonEmptyStr | None = None
     ts: StrictStr | None = None
     pods: tuple[PodEntry, ...] = ()
 
     def to_payload(self) -> bytes:
-        return _dump(self, first=("v", "node", "seq", "ts"))
+        return _dump(self, first=("v", "node", "seq", "epoch", "ts"))
 
 
 def _dump(model: BaseModel, *, first: tuple[str, ...]) -> bytes:
@@ -175,8 +180,9 @@ def _validate(model: type[M], data: dict[str, Any]) -> M:
 def decode_event(payload: bytes) -> PodEvent:
     """Parse and validate one pod event; raise BadMessage on anything off-contract."""
     data = _load_object(payload)
-    if data.get("action") not in {a.value for a in Action}:
-        raise BadMessage("unknown_action", f"action={data.get('action')!r}")
+    action = data.get("action")
+    if not isinstance(action, str) or action not in {a.value for a in Action}:  # [] is unhashable
+        raise BadMessage("unknown_action", f"action={action!r}")
     return _validate(PodEvent, data)
 
 

@@ -1,0 +1,105 @@
+"""Fixtures for the watcher on the wire: the project's API server and watchers in-process or as processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+
+from bus.topics import Topics
+from bus.urls import parse_broker_url
+from sim.apiserver import ApiServer
+from sim.kubeconfig import write_kubeconfig
+from sim.pods import make_pod
+from sim.podstore import PodStore
+from watcher.kube import PodApi, Timeouts
+from watcher.service import Watcher, WatcherConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = Timeouts(connect=2, list_read=5, watch_read=2, watchdog=3)
+
+
+@pytest.fixture
+def cluster() -> Iterator[ApiServer]:
+    server = ApiServer(PodStore(history_size=100), bookmark_interval=0.2).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def show_pod(name: str, *, node: str = "node-1", color: str | None = "ffff00", **kw: Any) -> dict[str, Any]:
+    labels = {"app": "whoami", "blinkt": "show"}
+    if color is not None:
+        labels["blinktColor"] = color
+    labels |= kw.pop("labels", {})
+    return make_pod(name, node=node, labels=labels, **kw)
+
+
+def pod_api(server: ApiServer) -> PodApi:
+    configuration = kubernetes.client.Configuration()
+    configuration.host = server.url
+    configuration.retries = False
+    return PodApi(configuration, timeouts=FAST)
+
+
+@pytest.fixture
+def start_watcher(mosquitto: Any, cluster: ApiServer, topic_prefix: str) -> Iterator[Callable[..., Watcher]]:
+    watchers: list[Watcher] = []
+
+    def start(nodes: list[str] | None = ["node-1"], **overrides: Any) -> Watcher:  # noqa: B006
+        config = WatcherConfig(
+            broker=parse_broker_url(overrides.pop("broker", mosquitto.url)),
+            nodes=frozenset(nodes) if nodes is not None else None,
+            topics=Topics(topic_prefix),
+            snapshot_interval=0.05,
+            min_watch_timeout=5,
+            **overrides,
+        )
+        watcher = Watcher(config, pod_api(cluster))
+        watchers.append(watcher)
+        watcher.start()
+        return watcher
+
+    yield start
+    for watcher in watchers:
+        watcher.stop()
+
+
+@pytest.fixture
+def kubeconfig(cluster: ApiServer, tmp_path: Path) -> Path:
+    return write_kubeconfig(tmp_path / "kubeconfig", cluster.url)
+
+
+class WatcherProcess:
+    """``python -m watcher`` as a user runs it; stderr goes to a log file we can read."""
+
+    def __init__(self, *args: str, log: Path) -> None:
+        self.log = log
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        with log.open("ab") as err:
+            self.process = subprocess.Popen([sys.executable, "-m", "watcher", *args], cwd=ROOT, env=env,
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def wait(self, timeout: float = 30) -> int:
+        return self.process.wait(timeout)
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def payloads(messages: list[Any], topic: str) -> list[dict[str, Any]]:
+    return [json.loads(m.payload) for m in messages if m.topic == topic and m.payload]
