@@ -93,10 +93,13 @@ class WatchEvent:
         """This event as a watch with ``selector`` sees it, or None (the watch cache's rule)."""
         now = self.type != EventType.DELETED and selector.matches(self.object)
         before = self.previous is not None and selector.matches(self.previous)
+        version, previous = self.resource_version, self.previous
+        if now and before:
+            return WatchEvent(EventType.MODIFIED, self.object, version, previous)
         if now:
-            return WatchEvent(EventType.MODIFIED if before else EventType.ADDED, self.object, self.resource_version)
-        if before and self.previous is not None:
-            return WatchEvent(EventType.DELETED, _stamped(self.previous, self.resource_version), self.resource_version)
+            return WatchEvent(EventType.ADDED, self.object, version)
+        if before and previous is not None:
+            return WatchEvent(EventType.DELETED, _stamped(previous, version), version, previous)
         return None
 
 
@@ -108,6 +111,10 @@ def _stamped(pod: Pod, resource_version: int) -> Pod:
     stamped = copy.deepcopy(pod)
     stamped["metadata"]["resourceVersion"] = str(resource_version)
     return stamped
+
+
+_Pods = list[Pod]
+_Events = list[WatchEvent]
 
 
 class PodStore:
@@ -178,16 +185,16 @@ class PodStore:
 
     def list(
         self, namespace: str | None = None, label_selector: str | None = None, field_selector: str | None = None
-    ) -> tuple[list[Pod], int]:
+    ) -> tuple[_Pods, int]:
         """Matching pods sorted by (namespace, name), and the version they were read at."""
         return self.select(PodSelector.parse(namespace=namespace, labels=label_selector, fields=field_selector))
 
-    def select(self, selector: PodSelector = EVERYTHING) -> tuple[list[Pod], int]:
+    def select(self, selector: PodSelector = EVERYTHING) -> tuple[_Pods, int]:
         with self._changed:
             items = [copy.deepcopy(p) for _, p in sorted(self._pods.items()) if selector.matches(p)]
             return items, self._version
 
-    def events_since(self, resource_version: int, selector: PodSelector = EVERYTHING) -> tuple[list[WatchEvent], int]:
+    def events_since(self, resource_version: int, selector: PodSelector = EVERYTHING) -> tuple[_Events, int]:
         """Events after ``resource_version`` as a watch with ``selector`` sees them, and the version read up to.
 
         A version from the future reads as itself: the watch waits for the store to get there.
@@ -198,11 +205,16 @@ class PodStore:
             seen = (e.seen_through(selector) for e in self._history if e.resource_version > resource_version)
             return [copy.deepcopy(e) for e in seen if e is not None], max(resource_version, self._version)
 
-    def wait_for_change(self, resource_version: int, timeout: float) -> int:
-        """Block until the store is newer than ``resource_version``, ``wake()`` or timeout; current version."""
+    def wait_for_change(
+        self, resource_version: int, timeout: float | None, *, interrupted: Callable[[], bool] = lambda: False
+    ) -> int:
+        """Block until the store is newer than ``resource_version``, or ``interrupted()`` holds after a
+        ``wake()``, or ``timeout`` passes; return the current version.
+
+        ``interrupted`` is evaluated under the store's lock, so a flag set before ``wake()`` is never missed.
+        """
         with self._changed:
-            if self._version <= resource_version:
-                self._changed.wait(timeout)
+            self._changed.wait_for(lambda: self._version > resource_version or interrupted(), timeout)
             return self._version
 
     def wake(self) -> None:

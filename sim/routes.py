@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sim.selectors import FieldRequirement, FieldSelector, PodSelector, SelectorError
+from sim.selectors import EVERYTHING, FieldRequirement, FieldSelector, PodSelector, SelectorError
 
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}
 _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
@@ -35,6 +35,20 @@ _RV_MATCHES = {"", "NotOlderThan", "Exact"}
 _NAMESPACED = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods(?:/(?P<name>[^/]+))?$")
 
 JsonDict = dict[str, Any]
+
+# metav1.StatusReason for the codes the server answers with.
+STATUS_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    410: "Expired",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
 
 
 class ApiError(Exception):
@@ -79,7 +93,7 @@ class RouteKind(StrEnum):
 class PodQuery:
     """What a pod list or watch asks for, validated."""
 
-    selector: PodSelector = PodSelector()
+    selector: PodSelector = EVERYTHING
     resource_version: int | None = None  # None: unset or "0", i.e. "any version"
     allow_bookmarks: bool = False
     send_initial_events: bool = False
@@ -97,8 +111,9 @@ class Route:
 def route(method: str, path: str, params: Mapping[str, Sequence[str]]) -> Route:
     """Parse one request; raise ApiError (404, 405, 400) for what the API would refuse."""
     path = path.rstrip("/") or "/"
-    if method not in ("GET", "HEAD"):
-        raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource: {method}")
+    if method != "GET":
+        message = f"the server does not allow this method on the requested resource: {method}"
+        raise ApiError(405, "MethodNotAllowed", message)
     if path in ("/version", "/api", "/api/v1", "/apis"):
         return Route(RouteKind.DISCOVERY, path)
     if path == "/api/v1/pods":

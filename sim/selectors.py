@@ -124,7 +124,10 @@ class PodSelector:
     fields: FieldSelector = FieldSelector()
 
     @classmethod
-    def parse(cls, *, namespace: str | None = None, labels: str | None = None, fields: str | None = None) -> PodSelector:
+    def parse(
+        cls, *, namespace: str | None = None, labels: str | None = None, fields: str | None = None
+    ) -> PodSelector:
+        """Parse the query parameters' syntax; raise SelectorError."""
         return cls(namespace, parse_label_selector(labels or ""), parse_field_selector(fields or ""))
 
     def matches(self, pod: Pod) -> bool:
@@ -156,7 +159,9 @@ def parse_label_selector(text: str) -> LabelSelector:
 
 
 def _split_outside_parens(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth not in (0, 1):
@@ -216,7 +221,8 @@ def _parse_field_term(term: str) -> FieldRequirement:
 
 
 def _split_escaped(text: str, separator: str) -> list[str]:
-    parts, start, index = [], 0, _find_unescaped(text, separator)
+    parts: list[str] = []
+    start, index = 0, _find_unescaped(text, separator)
     while index >= 0:
         parts.append(text[start : start + index])
         start += index + 1
@@ -237,7 +243,8 @@ def _find_unescaped(text: str, needle: str) -> int:
 
 
 def _unescape(value: str) -> str:
-    out, chars = [], iter(value)
+    out: list[str] = []
+    chars = iter(value)
     for char in chars:
         if char == "\\":
             escaped = next(chars, None)

@@ -123,3 +123,21 @@ def probe(mosquitto: BrokerEndpoint) -> Iterator[Callable[[str], Probe]]:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("MQTT_URL", None)
+
+
+@pytest.fixture
+def apiserver() -> Iterator[object]:
+    """The simulated Kubernetes API (``sim.apiserver.ApiServer``) on a free port, with an empty
+    ``PodStore`` (``apiserver.store``) and 0.2 s bookmarks; stopped after the test.
+
+    Function-scoped: starting one is a thread and a socket, and each test gets clean
+    history, faults and request log.
+    """
+    from sim.apiserver import ApiServer
+    from sim.podstore import PodStore
+
+    server = ApiServer(PodStore(), bookmark_interval=0.2).start()
+    try:
+        yield server
+    finally:
+        server.stop()
