@@ -79,7 +79,7 @@ def _spawn(command: list[str], workdir: Path, *, cwd: Path | None = None) -> sub
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_file, cwd=cwd or workdir)
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float, workdir: Path) -> None:
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float, workdir: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -129,7 +129,7 @@ def start_mosquitto(
     conf = workdir / "mosquitto.conf"
     conf.write_text(mosquitto_config(port=port, ws_port=ws_port, data_dir=workdir, persistence=persistence))
     process = _spawn([exe, "-c", str(conf)], workdir)
-    _wait_for_port(port, process, timeout=10, workdir=workdir)
+    wait_for_port(port, process, timeout=10, workdir=workdir)
     log.info("mosquitto listening on 127.0.0.1:%d", port)
     return RunningBroker("mosquitto", port, ws_port, process, workdir, tmp)
 
@@ -141,7 +141,7 @@ def start_embedded(*, port: int | None = None) -> RunningBroker:
     workdir = Path(tmp.name)
     package_root = Path(__file__).resolve().parents[1]
     process = _spawn([sys.executable, "-m", "broker.embedded", "--port", str(port)], workdir, cwd=package_root)
-    _wait_for_port(port, process, timeout=20, workdir=workdir)
+    wait_for_port(port, process, timeout=20, workdir=workdir)
     log.info("embedded broker listening on 127.0.0.1:%d", port)
     return RunningBroker("embedded", port, None, process, workdir, tmp)
 
