@@ -82,6 +82,7 @@ class BusConnection:
         self._on_message = on_message
         self._on_connect = on_connect
         self._connected = threading.Event()
+        self._stopping = False
         self.connects = 0
         self._client = self._make_client(client_id, persistent)
 
@@ -133,6 +134,7 @@ class BusConnection:
         if publish_offline and self.status_topic and self._connected.is_set():
             info = self._client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
             info.wait_for_publish(timeout)
+        self._stopping = True  # the disconnect below is ours: not worth a warning
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -185,7 +187,9 @@ class BusConnection:
     def _handle_disconnect(self, _c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
-        if was_connected:
+        if was_connected and self._stopping:
+            log.info("disconnected from %s", self.url.redacted())
+        elif was_connected:
             log.warning("disconnected from %s: %s; reconnecting", self.url.redacted(), reason)
 
     def _handle_connect_fail(self, _c: mqtt.Client, _u: object) -> None:

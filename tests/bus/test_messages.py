@@ -137,3 +137,15 @@ def test_decoding_arbitrary_objects_never_raises_anything_but_bad_message(data: 
 
 def test_timestamp_format() -> None:
     assert utc_timestamp(1_800_000_000.1234) == "2027-01-15T08:00:00.123Z"
+
+
+def test_epoch_is_optional_and_follows_seq_on_the_wire() -> None:
+    event = PodEvent(action=Action.ADD, pod="p", seq=3, epoch="e1", ts=utc_timestamp(0))
+    snap = NodeSnapshot(node="n", seq=3, epoch="e1", ts=utc_timestamp(0))
+    assert list(json.loads(event.to_payload())) == ["v", "action", "pod", "seq", "epoch", "ts"]
+    assert list(json.loads(snap.to_payload()))[:5] == ["v", "node", "seq", "epoch", "ts"]
+    assert decode_event(event.to_payload()).epoch == "e1"
+    assert decode_snapshot(snap.to_payload()).epoch == "e1"
+    assert decode_event(b'{"action":"add","pod":"x"}').epoch is None
+    with pytest.raises(BadMessage):
+        decode_event(b'{"action":"add","pod":"x","epoch":""}')
