@@ -1,0 +1,1 @@
+"""The web console: the LED wall, strategy plans and their executors (simulated and real)."""

@@ -1,0 +1,86 @@
+"""``python -m console``: the web console for a real cluster.
+
+The wall listens to the broker; the buttons run plans with helm and kubectl
+(``console.executors.cluster.ClusterExecutor``); the traffic panel sends HTTP requests to
+the whoami ingress or gateway (``--traffic-url``). The simulated cluster has its own
+entry point, ``python -m sim demo``, which builds the same app around a simulation.
+
+Exit codes: 2 for bad arguments. Ctrl-C and SIGTERM stop cleanly (open event streams are
+ended, the MQTT connection closed); uvicorn then re-raises the signal, so the exit status
+is the signal's, as a supervisor expects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import get_args
+
+import uvicorn
+
+from bus.topics import TopicError, validate_prefix
+from bus.urls import DEFAULT_URL, BrokerUrlError, parse_broker_url
+from console.app import create_app
+from console.controlling import RunnerControls
+from console.executors.cluster import ClusterExecutor
+from console.executors.commands import RouteKind
+from console.traffic import DEFAULT_RATE, MAX_RATE, HttpTraffic, check_rate
+
+log = logging.getLogger("console")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m console", description="The Shine a Light console for a real cluster.")
+    p.add_argument(
+        "--broker",
+        default=os.environ.get("MQTT_URL", DEFAULT_URL),
+        help="broker URL, mqtt://[user:pass@]host[:port] (default: $MQTT_URL or %(default)s)",
+    )
+    p.add_argument("--topic-prefix", default="", help="topic prefix, e.g. shinealight/ (default: none)")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8080, help="port to serve on (default: %(default)s)")
+    p.add_argument("--chart", default="./helm/whoami/", help="the whoami chart (default: %(default)s)")
+    p.add_argument("--namespace", default=None, help="namespace of the demo app (default: kubectl's)")
+    p.add_argument(
+        "--route-kind",
+        choices=get_args(RouteKind),
+        default="httproute",
+        help="how traffic is split between releases (default: %(default)s)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the helm/kubectl commands instead of running them")
+    p.add_argument("--traffic-url", default=None, help="whoami's URL through the ingress/gateway; none: no traffic")
+    p.add_argument(
+        "--traffic-rate",
+        type=float,
+        default=DEFAULT_RATE,
+        help=f"requests per second, 0 to {MAX_RATE:g} (default: %(default)s)",
+    )
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        broker = parse_broker_url(args.broker)
+        validate_prefix(args.topic_prefix)
+        check_rate(args.traffic_rate)
+        traffic = HttpTraffic(args.traffic_url) if args.traffic_url else None
+    except (BrokerUrlError, TopicError, ValueError) as e:
+        print(f"python -m console: error: {e}", file=sys.stderr)
+        return 2
+    executor = ClusterExecutor(args.chart, namespace=args.namespace, route_kind=args.route_kind,
+                               dry_run=args.dry_run)  # fmt: skip
+    app = create_app(broker=broker, topic_prefix=args.topic_prefix, controls=RunnerControls(executor),
+                     traffic=traffic, traffic_rate=args.traffic_rate)  # fmt: skip
+    log.info("console on http://%s:%d (broker %s)", args.host, args.port, broker.redacted())
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, timeout_graceful_shutdown=3)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+"""The console's ASGI app: the page, a Server-Sent Events stream, and the control API.
+
+Independent of how the cluster runs: the caller hands in a broker URL (the wall listens
+there, on its own MQTT connection), a :class:`console.controlling.Controls` (scale and
+strategies, backed by a ``PlanRunner`` over a simulated or a real executor) and a
+traffic source. ``python -m sim demo`` builds these for the simulation,
+``python -m console`` for a real cluster::
+
+    controls = RunnerControls(SimulatedExecutor(cluster))   # owns the PlanRunner
+    app = create_app(broker="mqtt://127.0.0.1:1883", topic_prefix="", controls=controls,
+                     traffic=SimulatedTraffic(cluster))
+    handle = serve_in_thread(app, "127.0.0.1", 8080)         # handle.url, handle.stop()
+
+Endpoints:
+
+- ``GET /`` the page; ``/static/*`` its script and style (no build step).
+- ``GET /events`` SSE: first a ``state`` message (every node, the step log, the latest
+  run and traffic messages), then ``nodes`` (coalesced per-node updates), ``run`` (plan
+  events as they happen) and ``traffic`` (requests/s per version and the weights, about
+  once per second). One JSON object per ``data:`` line; a comment line every
+  :data:`KEEPALIVE_SECONDS` keeps proxies from closing an idle stream.
+- ``GET /api/state`` the same first message as JSON (for scripts and curl).
+- ``POST /api/scale {"replicas": n}``, ``POST /api/strategy {"name", "version",
+  "color"}``, ``POST /api/promote``, ``POST /api/abort``, ``POST /api/traffic {"rate"}``:
+  ``202`` with what was started; ``400`` with ``{"error": ...}`` for bad input (nothing is
+  changed); ``409`` while a plan runs (or when there is nothing to promote or abort).
+
+Lifecycle: the app's lifespan starts and stops the :class:`Console` (MQTT connection,
+wall flusher, traffic generator and ticker), so whoever serves the app (uvicorn, or
+:func:`console.serving.serve_in_thread`) owns it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bus.connection import BusConnection, Message
+from bus.topics import Topics
+from bus.urls import BrokerUrl, parse_broker_url
+from console.broadcasting import CLOSE, FLUSH_SECONDS, Hub, Subscriber, Ticker
+from console.controlling import Busy, ControlError, Controls
+from console.traffic import DEFAULT_RATE, LoadGenerator, TrafficSource
+from console.wall import Wall
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+KEEPALIVE_SECONDS = 10.0
+TRAFFIC_SECONDS = 1.0
+MAX_BODY_BYTES = 4096
+
+
+class Console:
+    """Everything behind the page: the wall and its MQTT connection, the hub, the traffic."""
+
+    def __init__(
+        self,
+        *,
+        broker: BrokerUrl | str,
+        topic_prefix: str = "",
+        controls: Controls,
+        traffic: TrafficSource | None = None,
+        traffic_rate: float = DEFAULT_RATE,
+    ) -> None:
+        self.topics = Topics(topic_prefix)
+        self.wall = Wall(self.topics)
+        self.controls = controls
+        self.hub = Hub(self.wall, extra_state=self._controls_state)
+        self.traffic = LoadGenerator(traffic, rate=traffic_rate) if traffic is not None else None
+        url = parse_broker_url(broker) if isinstance(broker, str) else broker
+        self.connection = BusConnection(
+            url,
+            client_id=f"console-{uuid.uuid4().hex[:8]}",
+            subscriptions=[(self.topics.node_filter("+"), 1)],
+            on_message=self._on_message,
+        )
+        self._tickers = [Ticker(self.hub.flush_wall, interval=FLUSH_SECONDS, name="console-wall")]
+        if self.traffic is not None:
+            self._tickers.append(Ticker(self.publish_traffic, interval=TRAFFIC_SECONDS, name="console-traffic-stats"))
+        controls.on_event(self._on_run_event)
+
+    def start(self) -> None:
+        self.connection.start()
+        for ticker in self._tickers:
+            ticker.start()
+        if self.traffic is not None:
+            self.traffic.start()
+
+    def stop(self) -> None:
+        self.hub.close_all()
+        for ticker in self._tickers:
+            ticker.stop()
+        if self.traffic is not None:
+            self.traffic.stop()
+        self.connection.stop(publish_offline=False)
+
+    def publish_traffic(self) -> None:
+        assert self.traffic is not None
+        rates = self.traffic.rates().as_json()
+        message = {"type": "traffic", **rates, "weights": self.controls.weights(), "rate": self.traffic.rate}
+        self.hub.publish(message, latest="traffic")
+
+    def _controls_state(self) -> dict[str, Any]:
+        return {"controls": self.controls.describe()}
+
+    def _on_message(self, message: Message) -> None:
+        node = self.wall.handle(message.topic, message.payload)
+        if node is not None:  # missed events: the broker re-sends the retained snapshot
+            log.info("%s: missed events; asking for the retained snapshot again", node)
+            state = self.topics.state(node)
+            self.connection.subscribe(state, 1)
+            self.connection.unsubscribe(state)
+
+    def _on_run_event(self, message: dict[str, Any]) -> None:
+        self.hub.publish(message, logged=True, latest="run")
+
+
+def create_app(
+    *,
+    broker: BrokerUrl | str,
+    topic_prefix: str = "",
+    controls: Controls,
+    traffic: TrafficSource | None = None,
+    traffic_rate: float = DEFAULT_RATE,
+) -> Starlette:
+    """The console app; serving it starts the console (``app.state.console``), stopping it stops it."""
+    console = Console(broker=broker, topic_prefix=topic_prefix, controls=controls, traffic=traffic,
+                      traffic_rate=traffic_rate)  # fmt: skip
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        console.start()
+        try:
+            yield
+        finally:
+            console.stop()
+
+    routes = [
+        Route("/", _index),
+        Route("/events", _events),
+        Route("/api/state", _state),
+        Route("/api/scale", _scale, methods=["POST"]),
+        Route("/api/strategy", _strategy, methods=["POST"]),
+        Route("/api/promote", _promote, methods=["POST"]),
+        Route("/api/abort", _abort, methods=["POST"]),
+        Route("/api/traffic", _traffic, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.console = console
+    return app
+
+
+# -- request bodies --------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScaleBody(_Body):
+    replicas: StrictInt = Field(ge=0)
+
+
+class StrategyBody(_Body):
+    name: StrictStr
+    version: StrictStr = Field(min_length=1, max_length=63)
+    color: StrictStr = Field(min_length=3, max_length=7)
+    canary_weight: StrictInt | None = Field(default=None, ge=1, le=99)
+
+
+class TrafficBody(_Body):
+    rate: StrictFloat | StrictInt
+
+
+class BadRequest(ValueError):
+    """A request body we cannot use."""
+
+
+async def _parse(request: Request, model: type[_Body]) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(f"body too large: {len(raw)} bytes > {MAX_BODY_BYTES}")
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise BadRequest(f"{where}: {first['msg']}") from e
+
+
+# -- handlers --------------------------------------------------------------------------
+
+
+def _console(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+async def _index(_request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def _state(request: Request) -> Response:
+    return JSONResponse(_console(request).hub.state())
+
+
+async def _events(request: Request) -> Response:
+    hub = _console(request).hub
+    subscriber = hub.subscribe(asyncio.get_running_loop())
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(_stream(request, hub, subscriber), media_type="text/event-stream", headers=headers)
+
+
+async def _stream(request: Request, hub: Hub, subscriber: Subscriber) -> AsyncIterator[str]:
+    try:
+        yield "retry: 1000\n\n"
+        while True:
+            try:
+                first = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield ": keep-alive\n\n"
+                continue
+            batch = [first] + [subscriber.queue.get_nowait() for _ in range(subscriber.queue.qsize())]
+            if any(m is CLOSE for m in batch):
+                return
+            yield "".join(f"data: {json.dumps(m, separators=(',', ':'))}\n\n" for m in batch)
+    finally:
+        hub.unsubscribe(subscriber)
+
+
+async def _control(action: Any) -> Response:
+    """Run one control call off the event loop; map its errors to 400/409."""
+    try:
+        result = await asyncio.to_thread(action)
+    except Busy as e:
+        return JSONResponse({"error": str(e)}, status_code=409)
+    except (ControlError, ValueError) as e:
+        return JSONResponse({"error": str(e)}, status_code=400)
+    return JSONResponse(result, status_code=202)
+
+
+async def _scale(request: Request) -> Response:
+    try:
+        body: ScaleBody = await _parse(request, ScaleBody)
+    except BadRequest as e:
+        return JSONResponse({"error": str(e)}, status_code=400)
+    return await _control(lambda: _console(request).controls.scale(body.replicas))
+
+
+async def _strategy(request: Request) -> Response:
+    try:
+        body: StrategyBody = await _parse(request, StrategyBody)
+    except BadRequest as e:
+        return JSONResponse({"error": str(e)}, status_code=400)
+    controls = _console(request).controls
+    return await _control(
+        lambda: controls.strategy(body.name, version=body.version, color=body.color, canary_weight=body.canary_weight)
+    )
+
+
+async def _promote(request: Request) -> Response:
+    return await _control(_console(request).controls.promote)
+
+
+async def _abort(request: Request) -> Response:
+    return await _control(_console(request).controls.abort)
+
+
+async def _traffic(request: Request) -> Response:
+    console = _console(request)
+    if console.traffic is None:
+        return JSONResponse({"error": "this console has no traffic source"}, status_code=409)
+    try:
+        body: TrafficBody = await _parse(request, TrafficBody)
+        console.traffic.set_rate(body.rate)
+    except (BadRequest, ValueError) as e:
+        return JSONResponse({"error": str(e)}, status_code=400)
+    return JSONResponse({"rate": console.traffic.rate}, status_code=202)

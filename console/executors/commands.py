@@ -1,0 +1,153 @@
+"""The helm and kubectl command lines of each plan step, for a real cluster.
+
+Pure: a step and a ``CommandConfig`` in, argv lists out; ``console.executors.cluster``
+runs them (or prints them for ``--dry-run``). Printed with ``shlex.join``, they are the
+seed's commands::
+
+    helm upgrade whoami --reuse-values --set replicaCount=5 ./whoami/ --wait
+    helm upgrade whoami --reuse-values --set color=A81399 --set version=2.2.0 ./whoami/
+    helm install whoamiv2 ./whoami/ --set color=A81399 --set version=2.2.0 --set strategy=rolling --set replicaCount=3
+
+Choices:
+
+- Colours go to helm upper-case (``A81399``), as the seed and the chart's values.yaml
+  write them; the chart puts them into the ``blinktColor`` label and the watchers
+  normalise. A colour or version helm would read as a number (``001122``) goes with
+  ``--set-string``, so it keeps its digits. An install sets all four values, so the release never depends on the
+  chart's defaults; an upgrade sets only what the plan changes (``--reuse-values``).
+- Installs and upgrades do not ``--wait``: the plan's ``WaitReady`` step that follows
+  is ``kubectl rollout status``, which shows progress and can be interrupted by an
+  abort (an interrupted ``helm --wait`` would leave the release ``pending-upgrade``).
+  ``Scale`` keeps the seed's ``--wait``; ``helm uninstall --wait`` waits for the pods.
+- Traffic: Gateway API ``HTTPRoute`` (the portable choice) with a JSON patch that
+  replaces ``/spec/rules/0/backendRefs`` only, so the rule's matches and the
+  parentRefs stay as they are (a merge patch would replace the whole ``rules`` list);
+  or Traefik's ``TraefikService`` with a merge patch of ``spec.weighted.services``
+  (the whole of it). The route must exist before the first patch, with one rule, and
+  must not belong to either release: it outlives the release a blue-green removes, and a
+  later ``helm upgrade --reuse-values`` of its owner would re-render its backends over
+  the patched weights. Create it once (``kubectl apply`` of an HTTPRoute ``whoami``).
+- ``namespace`` ``None`` adds no flag: the kube context's namespace, as the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from console.plans import Delete, Install, Pause, Scale, SetWeights, Step, Upgrade, Values, WaitReady, Weights
+
+RouteKind = Literal["httproute", "traefik"]
+Argv = list[str]
+
+
+@dataclass(frozen=True)
+class CommandConfig:
+    chart: str = "./whoami/"
+    namespace: str | None = None
+    route_kind: RouteKind = "httproute"
+    service_port: int = 80
+
+    def __post_init__(self) -> None:
+        if self.route_kind not in ("httproute", "traefik"):
+            raise ValueError(f"route kind {self.route_kind!r}: httproute or traefik")
+
+
+def commands(step: Step, config: CommandConfig) -> list[Argv]:
+    """The commands that carry out ``step`` (none for a Pause)."""
+    if isinstance(step, Pause):
+        return []
+    return [_COMMANDS[type(step)](step, config)]
+
+
+def _install(step: Install, config: CommandConfig) -> Argv:
+    return _helm(config, "install", step.release, config.chart, *_sets(step.values))
+
+
+def _upgrade(step: Upgrade, config: CommandConfig) -> Argv:
+    reuse = "--reuse-values" if step.reuse_values else "--reset-values"
+    return _helm(config, "upgrade", step.release, reuse, *_sets(step.values), config.chart)
+
+
+def _scale(step: Scale, config: CommandConfig) -> Argv:
+    sets = _sets(Values(replica_count=step.replicas))
+    return _helm(config, "upgrade", step.release, "--reuse-values", *sets, config.chart, "--wait")
+
+
+def _wait_ready(step: WaitReady, config: CommandConfig) -> Argv:
+    return _kubectl(config, "rollout", "status", f"deployment/{step.release}", f"--timeout={step.timeout_s:g}s")
+
+
+def _set_weights(step: SetWeights, config: CommandConfig) -> Argv:
+    return route_patch(step.route, step.weights, config)
+
+
+def _delete(step: Delete, config: CommandConfig) -> Argv:
+    return _helm(config, "uninstall", step.release, "--wait")
+
+
+_COMMANDS: dict[type, Callable[[Any, CommandConfig], Argv]] = {
+    Install: _install,
+    Upgrade: _upgrade,
+    Scale: _scale,
+    WaitReady: _wait_ready,
+    SetWeights: _set_weights,
+    Delete: _delete,
+}
+
+
+def route_patch(route: str, weights: Weights, config: CommandConfig) -> Argv:
+    backends = [{"name": name, "port": config.service_port, "weight": weight} for name, weight in weights]
+    if config.route_kind == "traefik":
+        patch: object = {"spec": {"weighted": {"services": backends}}}
+        return _kubectl(config, "patch", "traefikservice", route, "--type", "merge", "-p", _json(patch))
+    patch = [{"op": "replace", "path": "/spec/rules/0/backendRefs", "value": backends}]
+    return _kubectl(config, "patch", "httproute", route, "--type", "json", "-p", _json(patch))
+
+
+def comment(step: Step) -> str:
+    """The line a dry run prints for a step without commands (a pause) — a shell comment."""
+    return f"# {step.describe()}"
+
+
+def shell_line(argv: Argv) -> str:
+    return shlex.join(argv)
+
+
+def helm_color(color: str) -> str:
+    return color.upper()
+
+
+def _sets(values: Values) -> list[str]:
+    pairs = [
+        ("color", helm_color(values.color) if values.color is not None else None),
+        ("version", values.version),
+        ("strategy", values.strategy),
+        ("replicaCount", None if values.replica_count is None else str(values.replica_count)),
+    ]
+    return [arg for key, value in pairs if value is not None for arg in (_set_flag(key, value), f"{key}={value}")]
+
+
+def _set_flag(key: str, value: str) -> str:
+    """``--set``, unless helm would read the value as a number or a bool (``001122`` → 1122)."""
+    typed = value.isdigit() or value.lower() in ("true", "false", "null")
+    return "--set-string" if typed and key != "replicaCount" else "--set"
+
+
+def _helm(config: CommandConfig, *args: str) -> Argv:
+    return ["helm", *args, *_namespace(config)]
+
+
+def _kubectl(config: CommandConfig, *args: str) -> Argv:
+    return ["kubectl", *args, *_namespace(config)]
+
+
+def _namespace(config: CommandConfig) -> list[str]:
+    return [] if config.namespace is None else ["--namespace", config.namespace]
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,73 @@
+"""Device backends: where frames go. One small protocol, four implementations.
+
+A :class:`Device` receives the frames of the nodes whose frame *changed* (every node on
+the first call) and the global brightness (0..1), which the device applies its own way:
+the Blinkt! in hardware, the JSON stream as a field, the terminal not at all (faithful
+colours on a monitor). ``show`` is only ever called from the render thread, at most
+once per frame period, so a slow device (the Blinkt! bit-bangs for milliseconds) never
+holds up message handling. ``close`` releases the device; the render loop blanks it first.
+
+Errors: :class:`DeviceError` for a device that cannot be opened or written (the agent
+logs and counts it), :class:`DeviceOptionError` (a subclass) for options the device
+cannot honour (``--leds 9`` on an 8-LED Blinkt!, two nodes on one strip), which the
+command line reports as a usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Protocol, TextIO
+
+from led_agent.rendering import Frame
+
+__all__ = ["DEVICE_NAMES", "Device", "DeviceError", "DeviceOptionError", "Frame", "check_options", "open_device"]
+
+DEVICE_NAMES = ("terminal", "json", "blinkt", "null")
+
+
+class DeviceError(RuntimeError):
+    """A device that cannot be opened or written."""
+
+
+class DeviceOptionError(DeviceError):
+    """Options that this device cannot honour."""
+
+
+class Device(Protocol):
+    def show(self, frames: Mapping[str, Frame], brightness: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def check_options(name: str, *, nodes: Sequence[str], leds: int) -> None:
+    """Raise DeviceOptionError if ``name`` cannot show ``nodes`` on ``leds`` LEDs."""
+    if name not in DEVICE_NAMES:
+        raise DeviceOptionError(f"unknown device {name!r}: choose one of {', '.join(DEVICE_NAMES)}")
+    if leds < 1:
+        raise DeviceOptionError(f"--leds must be at least 1, got {leds}")
+    if name == "blinkt":
+        from led_agent.backends.blinkt import check_blinkt_options
+
+        check_blinkt_options(nodes=nodes, leds=leds)
+
+
+def open_device(name: str, *, nodes: Sequence[str], leds: int, stream: TextIO | None = None) -> Device:
+    """Open the backend called ``name`` (see DEVICE_NAMES); ``stream`` defaults to stdout."""
+    check_options(name, nodes=nodes, leds=leds)
+    out = stream or sys.stdout
+    if name == "json":
+        from led_agent.backends.jsonlines import JsonLinesDevice
+
+        return JsonLinesDevice(out)
+    if name == "terminal":
+        from led_agent.backends.terminal import TerminalDevice
+
+        return TerminalDevice(nodes, stream=out)
+    if name == "blinkt":
+        from led_agent.backends.blinkt import BlinktDevice
+
+        return BlinktDevice(nodes[0])
+    from led_agent.backends.null import NullDevice
+
+    return NullDevice()

@@ -1,0 +1,134 @@
+"""``python -m led_agent``: show the pods of one or more nodes on an LED device.
+
+Usage errors (a bad node name, ``--leds 0``, a brightness outside 0..1, a bad broker URL,
+options the device cannot honour) print one line and exit with 2, before anything is
+started. A broker that is down is not an error: the agent keeps retrying and logs it.
+A device that cannot be opened (``--device blinkt`` off a Raspberry Pi) exits with 1.
+Logs always go to stderr: stdout belongs to the ``json`` and ``terminal`` devices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import NoReturn
+
+from bus.topics import TopicError, Topics, validate_agent_id, validate_node, validate_prefix
+from bus.urls import BrokerUrlError, resolve_broker_url
+from led_agent.agent import DEFAULT_BRIGHTNESS, DEFAULT_LEDS, Agent, AgentConfig, default_agent_id
+from led_agent.backends import DEVICE_NAMES, DeviceError, DeviceOptionError, check_options, open_device
+
+log = logging.getLogger("led_agent")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (plus a pointer to --help), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m led_agent",
+        description="Subscribe to the pods of Kubernetes nodes over MQTT and show them as LEDs.",
+    )
+    add = parser.add_argument
+    add("--node", action="append", dest="nodes", required=True, metavar="NODE", type=_validated(validate_node),
+        help="a node to show (repeatable; one row per node)")
+    add("--device", choices=DEVICE_NAMES, default="terminal", help="where to show (default: %(default)s)")
+    add("--broker", help="mqtt://[user:pass@]host[:port] (default: $MQTT_URL or mqtt://127.0.0.1:1883)")
+    add("--leds", type=_leds, default=DEFAULT_LEDS, help="LEDs per node (default: %(default)s)")
+    add("--brightness", type=_brightness, default=DEFAULT_BRIGHTNESS,
+        help="0..1, applied by the device (default: %(default)s)")
+    add("--topic-prefix", default="", type=_validated(validate_prefix),
+        help="prefix for all topics, e.g. 'shinealight/'")
+    add("--agent-id", type=_validated(validate_agent_id),
+        help="id of the MQTT session and the agents/<id>/ topics (default: the host name)")
+    add("--publish-frames", action="store_true", help="publish what is shown, retained, to agents/<id>/frame")
+    add("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return parser
+
+
+def _validated(check: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse ``type`` from one of bus.topics' validators."""
+
+    def parse(text: str) -> str:
+        try:
+            return check(text)
+        except TopicError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return parse
+
+
+def _leds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _brightness(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 1:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text!r}")
+    return value
+
+
+def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AgentConfig:
+    """Check what argparse cannot (URL, device options); exit 2 with one line if wrong."""
+    nodes = tuple(dict.fromkeys(args.nodes))  # a node named twice is shown once
+    try:
+        check_options(args.device, nodes=nodes, leds=args.leds)
+        broker = resolve_broker_url(args.broker)
+    except (DeviceOptionError, BrokerUrlError) as e:
+        parser.error(str(e))
+    return AgentConfig(
+        broker=broker,
+        nodes=nodes,
+        agent_id=args.agent_id or default_agent_id(),
+        leds=args.leds,
+        brightness=args.brightness,
+        topics=Topics(args.topic_prefix),
+        publish_frames=args.publish_frames,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = config_from_args(parser, args)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        device = open_device(args.device, nodes=config.nodes, leds=config.leds)
+    except DeviceError as e:
+        log.error("%s", e)
+        return 1
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    agent = Agent(config, device)
+    log.info("agent %s showing %s on %s via %s", config.agent_id, ", ".join(config.nodes), args.device,
+             config.broker.redacted())
+    agent.start()
+    stopping.wait()
+    agent.stop()
+    return 0

@@ -1,0 +1,1 @@
+"""Tests of the strategy plans, the plan runner and both executors."""

@@ -1,0 +1,167 @@
+"""The buttons over a real PlanRunner and SimulatedExecutor, on a virtual clock (plans run in ms)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from console.controlling import Busy, ControlError, RunnerControls, event_message
+from console.executors.simulated import SimulatedExecutor
+from console.plans import Scale
+from console.running import StepStarted
+from sim.cluster import Cluster
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        with self._cond:
+            self.messages.append(message)
+            self._cond.notify_all()
+
+    def clear(self) -> None:
+        with self._cond:
+            self.messages.clear()
+
+    def events(self) -> list[str]:
+        return [m["event"] for m in self.messages]
+
+    def wait_for(self, event: str, timeout: float = 10) -> dict[str, Any]:
+        with self._cond:
+            assert self._cond.wait_for(lambda: any(m["event"] == event for m in self.messages), timeout), self.events()
+            return next(m for m in reversed(self.messages) if m["event"] == event)
+
+
+Buttons = tuple[RunnerControls, Recorder, Cluster]
+
+
+@pytest.fixture
+def controls() -> Iterator[Buttons]:
+    cluster = Cluster(nodes=3)
+    controls = RunnerControls(SimulatedExecutor(cluster), canary_weight=20)
+    recorder = Recorder()
+    controls.on_event(recorder)
+    yield controls, recorder, cluster
+    controls.runner.promote()
+    controls.runner.wait(10)
+
+
+def versions(cluster: Cluster) -> list[str]:
+    return sorted(p["metadata"]["labels"]["version"] for p in cluster.store.select()[0])
+
+
+def test_scale_on_an_empty_cluster_installs_the_chart_defaults(controls: Buttons) -> None:
+    buttons, recorder, cluster = controls
+    started = buttons.scale(4)
+    assert started["strategy"] == "install"
+    finished = recorder.wait_for("finished")
+    assert finished["ok"] is True
+    assert finished["controls"]["busy"] is False
+    assert versions(cluster) == ["1.0.0"] * 4
+    assert buttons.weights() == [{"release": "whoami", "weight": 100, "version": "1.0.0", "color": "ffff00"}]
+    assert recorder.events()[:2] == ["plan-started", "step-started"]
+
+
+def test_rolling_takes_the_live_replica_count_and_the_target(controls: Buttons) -> None:
+    buttons, recorder, cluster = controls
+    buttons.scale(3)
+    recorder.wait_for("finished")
+    buttons.runner.wait(5)
+    recorder.clear()
+    buttons.strategy("rolling", version="2.0.0", color="#A81399")
+    assert recorder.wait_for("finished")["ok"] is True
+    buttons.runner.wait(5)
+    cluster.advance(10)  # the old pods' grace period
+    assert versions(cluster) == ["2.0.0"] * 3
+    described = buttons.describe()
+    assert described["releases"][0] | {} == {"release": "whoami", "version": "2.0.0", "color": "a81399",
+                                              "replicas": 3, "strategy": "rolling"}  # fmt: skip
+
+
+def test_canary_pauses_until_promoted_and_busy_refuses_other_buttons(
+    controls: Buttons,
+) -> None:
+    buttons, recorder, _ = controls
+    buttons.scale(4)
+    recorder.wait_for("finished")
+    buttons.runner.wait(5)
+    recorder.clear()
+    buttons.strategy("canary", version="2.0.0", color="a81399")
+    paused = recorder.wait_for("paused")
+    assert paused["controls"]["paused"] is True
+    weights = recorder.wait_for("weights-set")["weights"]
+    assert weights == [{"release": "whoami", "weight": 80}, {"release": "whoamiv2", "weight": 20}]
+    with pytest.raises(Busy, match="running"):
+        buttons.strategy("rolling", version="3.0.0", color="00ff00")
+    with pytest.raises(Busy):
+        buttons.scale(2)
+    assert buttons.promote() == {"promoted": True}
+    finished = recorder.wait_for("finished")
+    assert (finished["ok"], finished["aborted"]) == (True, False)
+    with pytest.raises(Busy, match="nothing is paused"):
+        buttons.promote()
+
+
+def test_abort_while_paused_goes_back(controls: Buttons) -> None:
+    buttons, recorder, cluster = controls
+    buttons.scale(2)
+    recorder.wait_for("finished")
+    buttons.runner.wait(5)
+    recorder.clear()
+    buttons.strategy("blue-green", version="2.0.0", color="a81399")
+    recorder.wait_for("finished")
+    buttons.runner.wait(5)
+    recorder.clear()
+    buttons.strategy("canary", version="3.0.0", color="00ff00")
+    recorder.wait_for("paused")
+    assert buttons.abort() == {"aborting": True}
+    finished = recorder.wait_for("finished")
+    assert (finished["ok"], finished["aborted"]) == (True, True)
+    buttons.runner.wait(5)
+    with pytest.raises(Busy, match="nothing to abort"):
+        buttons.abort()
+    cluster.advance(10)
+    assert versions(cluster) == ["2.0.0"] * 2
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "color", "message"),
+    [
+        ("sideways", "2.0.0", "a81399", "strategy"),
+        ("rolling", "2 0", "a81399", "version"),
+        ("rolling", "2.0.0", "purple", "color"),
+        ("rolling", "1.0.0", "ffff00", "nothing to roll out"),
+    ],
+)
+def test_bad_requests_are_control_errors_and_start_nothing(
+    controls: Buttons, name: str, version: str, color: str, message: str
+) -> None:
+    buttons, recorder, _ = controls
+    buttons.scale(2)
+    recorder.wait_for("finished")
+    buttons.runner.wait(5)
+    before = len(recorder.messages)
+    with pytest.raises(ControlError, match=message):
+        buttons.strategy(name, version=version, color=color)
+    assert len(recorder.messages) == before
+    assert buttons.runner.busy is False
+
+
+def test_strategies_need_something_deployed(controls: Buttons) -> None:
+    buttons, _, _ = controls
+    with pytest.raises(ControlError, match="nothing is deployed"):
+        buttons.strategy("rolling", version="2.0.0", color="a81399")
+    with pytest.raises(ControlError, match="replicas"):
+        buttons.scale(1000)
+
+
+def test_event_messages_are_plain_json() -> None:
+    message = event_message(StepStarted(2, Scale("whoami", 5)))
+    assert message == {"type": "run", "event": "step-started", "index": 2, "kind": "scale",
+                       "step": "scale release whoami to 5 replicas"}  # fmt: skip

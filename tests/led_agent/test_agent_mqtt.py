@@ -1,0 +1,236 @@
+"""The agent on the wire: ``python -m led_agent --device json`` against the real Mosquitto.
+
+The agent runs as a subprocess (as a user runs it); a plain paho client plays the
+watcher; frames are read from the agent's stdout, logs from its stderr. The resync and
+frame-publishing paths run the :class:`Agent` in-process to read its counters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bus.topics import Topics
+from bus.urls import parse_broker_url
+from led_agent.agent import Agent, AgentConfig
+from led_agent.backends.null import NullDevice
+from tests.conftest import BrokerEndpoint, Probe
+from tests.led_agent.builders import event, snapshot
+
+REPO = Path(__file__).resolve().parents[2]
+LEDS = 4
+DARK = "000000"
+
+
+def padded(*colors: str) -> list[str]:
+    return [*colors] + [DARK] * (LEDS - len(colors))
+
+
+class AgentProcess:
+    """``python -m led_agent --device json`` with its stdout frames and stderr lines collected."""
+
+    def __init__(self, endpoint: BrokerEndpoint, prefix: str, agent_id: str, *extra: str) -> None:
+        argv = [sys.executable, "-m", "led_agent", "--device", "json", "--node", "n1", "--leds", str(LEDS),
+                "--broker", endpoint.url, "--topic-prefix", prefix, "--agent-id", agent_id, *extra]
+        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.frames: list[list[str]] = []
+        self.stderr: list[str] = []
+        self._cond = threading.Condition()
+        self._readers = [threading.Thread(target=self._read_frames, daemon=True),
+                         threading.Thread(target=self._read_logs, daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_frames(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            record = json.loads(line)
+            assert record["node"] == "n1" and len(record["leds"]) == LEDS
+            with self._cond:
+                self.frames.append(record["leds"])
+                self._cond.notify_all()
+
+    def _read_logs(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._cond:
+                self.stderr.append(line)
+                self._cond.notify_all()
+
+    def wait(self, predicate: Callable[[], bool], what: str, timeout: float = 10) -> None:
+        with self._cond:
+            if not self._cond.wait_for(predicate, timeout):
+                raise AssertionError(f"{what} not seen; frames {self.frames[-5:]}, log {self.stderr[-5:]}")
+
+    def wait_frame(self, expected: list[str], timeout: float = 10) -> None:
+        self.wait(lambda: bool(self.frames) and self.frames[-1] == expected, f"frame {expected}", timeout)
+
+    def wait_log(self, text: str) -> None:
+        self.wait(lambda: any(text in line for line in self.stderr), f"log line {text!r}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(10)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        for reader in self._readers:
+            reader.join(5)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+class Publisher:
+    """The watcher's side: QoS 1 publishes, each confirmed by the broker."""
+
+    def __init__(self, endpoint: BrokerEndpoint, prefix: str) -> None:
+        self.topics = Topics(prefix)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+        self._client.connect(endpoint.host, endpoint.port)
+        self._client.loop_start()
+
+    def send(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        self._client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+
+    def pods(self, payload: bytes) -> None:
+        self.send(self.topics.pods("n1"), payload)
+
+    def state(self, payload: bytes) -> None:
+        self.send(self.topics.state("n1"), payload, retain=True)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+@pytest.fixture
+def publisher(mosquitto: BrokerEndpoint, topic_prefix: str) -> Iterator[Publisher]:
+    pub = Publisher(mosquitto, topic_prefix)
+    yield pub
+    pub.close()
+
+
+@pytest.fixture
+def spawn(mosquitto: BrokerEndpoint, topic_prefix: str) -> Iterator[Callable[..., AgentProcess]]:
+    started: list[AgentProcess] = []
+
+    def start(agent_id: str = "agent-1", *extra: str) -> AgentProcess:
+        started.append(AgentProcess(mosquitto, topic_prefix, agent_id, *extra))
+        return started[-1]
+
+    yield start
+    for agent in started:
+        agent.close()
+
+
+def wait_status(probe: Probe, status: bytes) -> None:
+    probe.wait_for(lambda messages: bool(messages) and messages[-1].payload == status)
+
+
+def test_snapshot_then_events_then_a_clean_stop(spawn: Callable[..., AgentProcess], publisher: Publisher,
+                                                probe: Callable[[str], Probe], topic_prefix: str) -> None:
+    status = probe(Topics(topic_prefix).agent_status("agent-1"))
+    publisher.state(snapshot(10, "a", "b", colors={"a": "ff0000", "b": "00ff00"}).to_payload())
+    agent = spawn()
+    agent.wait_frame(padded("ff0000", "00ff00"))
+    wait_status(status, b"online")
+    publisher.pods(event("add", "c", 11, color="0000ff").to_payload())
+    publisher.pods(event("remove", "a", 12).to_payload())
+    publisher.pods(event("update", "b", 13, color="ffff00").to_payload())
+    agent.wait_frame(padded("ffff00", "0000ff"))
+    assert padded("ff0000", "ffff00", "0000ff") in agent.frames  # a flashed at its place before the gap closed
+    assert agent.stop(signal.SIGTERM) == 0
+    assert agent.frames[-1] == padded()  # the device is cleared
+    wait_status(status, b"offline")
+
+
+def test_bad_input_never_changes_the_frame_nor_kills_the_agent(
+        spawn: Callable[..., AgentProcess], publisher: Publisher) -> None:
+    publisher.state(snapshot(1, "a", colors={"a": "ff0000"}).to_payload())
+    agent = spawn()
+    agent.wait_frame(padded("ff0000"))
+    shown = len(agent.frames)
+    for payload in [b"not json", b"\xff\xfe", b'{"action":"add"}', b'{"action":"explode","pod":"x"}',
+                    b'{"v":9,"action":"add","pod":"x"}', b'{"action":"add","pod":"x","seq":"2"}',
+                    b"[]", b'{"action":"add","pod":"' + b"x" * 70_000 + b'"}']:
+        publisher.pods(payload)
+    publisher.state(b'{"node":"n1","seq":5,"pods":"everything"}')
+    publisher.send(publisher.topics.status("n1"), b"maybe")
+    publisher.pods(b'{"action":"add","pod":"marker","color":"00ff00"}')  # seed-style: shown
+    agent.wait_frame(padded("ff0000", "00ff00"))
+    assert len(agent.frames) == shown + 1  # nothing in between
+    assert agent.proc.poll() is None
+    for kind in ["not_json", "not_utf8", "invalid", "unknown_action", "unknown_version", "not_object",
+                 "oversized", "bad_status"]:
+        agent.wait_log(f"[{kind}]")
+
+
+def test_minimal_seed_message_without_snapshot_is_shown(spawn: Callable[..., AgentProcess], publisher: Publisher,
+                                                       probe: Callable[[str], Probe], topic_prefix: str) -> None:
+    status = probe(Topics(topic_prefix).agent_status("agent-1"))
+    agent = spawn()
+    wait_status(status, b"online")
+    publisher.pods(b'{"action":"add","pod":"x","color":"ff0000"}')
+    agent.wait_frame(padded("ff0000"))
+
+
+def test_persistent_session_queues_events_while_the_agent_is_away(
+        spawn: Callable[..., AgentProcess], publisher: Publisher, probe: Callable[[str], Probe],
+        topic_prefix: str) -> None:
+    status = probe(Topics(topic_prefix).agent_status("pi-7"))
+    publisher.state(snapshot(10, "a", "b", colors={"a": "ff0000", "b": "00ff00"}).to_payload())
+    first = spawn("pi-7")
+    first.wait_frame(padded("ff0000", "00ff00"))
+    wait_status(status, b"online")
+    first.stop(signal.SIGKILL)
+    wait_status(status, b"offline")  # the last will
+    publisher.pods(event("add", "c", 11, color="0000ff").to_payload())
+    publisher.pods(event("remove", "a", 12).to_payload())
+    second = spawn("pi-7")
+    second.wait_frame(padded("00ff00", "0000ff"))
+    wait_status(status, b"online")
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} not seen in {timeout} s"
+        time.sleep(0.02)
+
+
+def test_a_gap_resyncs_from_the_retained_snapshot_and_frames_are_published(
+        mosquitto: BrokerEndpoint, publisher: Publisher, probe: Callable[[str], Probe], topic_prefix: str) -> None:
+    topics = Topics(topic_prefix)
+    frames = probe(topics.agent_frame("in-proc"))
+    publisher.state(snapshot(5, "a", colors={"a": "ff0000"}).to_payload())
+    config = AgentConfig(broker=parse_broker_url(mosquitto.url), nodes=("n1",), agent_id="in-proc", leds=2,
+                         topics=topics, publish_frames=True)
+    agent = Agent(config, NullDevice())
+    agent.start()
+    try:
+        wait_until(lambda: agent.counters.snapshots_applied == 1, "the retained snapshot")
+        publisher.pods(event("add", "b", 7, color="00ff00").to_payload())  # 6 is missing
+        wait_until(lambda: agent.counters.snapshots_ignored == 1, "the snapshot sent again")  # seq 5 < 7
+        assert agent.counters.resyncs == 1
+        frames.wait_for(lambda ms: any(json.loads(m.payload)["frames"]["n1"] == ["ff0000", "00ff00"] for m in ms))
+        last = json.loads(frames.messages[-1].payload)
+        assert (last["agent"], last["brightness"]) == ("in-proc", 0.2)
+        assert frames.messages[-1].qos == 0
+    finally:
+        agent.stop()

@@ -1,0 +1,82 @@
+"""The command line: one-line usage errors with exit code 2, defaults, $MQTT_URL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from led_agent.agent import client_id, default_agent_id
+from led_agent.cli import build_parser, config_from_args, main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "the following arguments are required: --node"),
+        (["--node", "Node_1"], "invalid node name 'Node_1'"),
+        (["--node", "n1/#"], "invalid node name"),
+        (["--node", "n1", "--leds", "0"], "--leds: must be at least 1"),
+        (["--node", "n1", "--leds", "eight"], "--leds: not a whole number"),
+        (["--node", "n1", "--brightness", "1.5"], "--brightness: must be between 0 and 1"),
+        (["--node", "n1", "--brightness", "-0.1"], "--brightness: must be between 0 and 1"),
+        (["--node", "n1", "--brightness", "nan"], "--brightness: must be between 0 and 1"),
+        (["--node", "n1", "--broker", "http://host"], "scheme must be one of"),
+        (["--node", "n1", "--broker", "mqtt://host:99999"], "bad port"),
+        (["--node", "n1", "--device", "lava"], "invalid choice: 'lava'"),
+        (["--node", "n1", "--topic-prefix", "a/+/"], "invalid topic prefix"),
+        (["--node", "n1", "--agent-id", "a b"], "invalid agent id"),
+        (["--node", "n1", "--node", "n2", "--device", "blinkt"], "exactly one node"),
+        (["--node", "n1", "--device", "blinkt", "--leds", "9"], "8 LEDs"),
+        (["--node", "n1", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(argv: list[str], message: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("python -m led_agent: error:")
+
+
+def test_help_works_as_a_module() -> None:
+    done = subprocess.run([sys.executable, "-m", "led_agent", "--help"], cwd=REPO, capture_output=True, text=True,
+                          timeout=30, check=False)
+    assert done.returncode == 0
+    assert "--publish-frames" in done.stdout and "--brightness" in done.stdout
+
+
+def test_defaults_and_broker_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MQTT_URL", "mqtt://broker.example:1884")
+    parser = build_parser()
+    config = config_from_args(parser, parser.parse_args(["--node", "n1", "--node", "n2", "--node", "n1"]))
+    assert config.nodes == ("n1", "n2")
+    assert (config.broker.host, config.broker.port) == ("broker.example", 1884)
+    assert (config.leds, config.brightness, config.topics.prefix, config.publish_frames) == (8, 0.2, "", False)
+    assert config.agent_id == default_agent_id()
+
+
+def test_broker_flag_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MQTT_URL", "mqtt://broker.example:1884")
+    parser = build_parser()
+    args = parser.parse_args(["--node", "n1", "--broker", "mqtt://other", "--agent-id", "pi-3", "--leds", "3",
+                              "--brightness", "1", "--topic-prefix", "shinealight/", "--publish-frames"])
+    config = config_from_args(parser, args)
+    assert (config.broker.host, config.agent_id, config.leds, config.brightness) == ("other", "pi-3", 3, 1.0)
+    assert config.topics.agent_status("pi-3") == "shinealight/agents/pi-3/status"
+    assert config.publish_frames
+
+
+@pytest.mark.parametrize(
+    ("hostname", "agent_id"),
+    [("pi-kitchen", "pi-kitchen"), ("Pi Kitchen.local", "Pi-Kitchen.local"), ("__x", "x"), ("", "led-agent"),
+     ("###", "led-agent"), ("h" * 300, "h" * 128)],
+)
+def test_default_agent_id_is_the_sanitised_host_name(hostname: str, agent_id: str) -> None:
+    assert default_agent_id(hostname) == agent_id
+    assert client_id(default_agent_id(hostname)) == f"led-agent-{agent_id}"
