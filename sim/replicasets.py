@@ -50,7 +50,9 @@ class PodInfo:
     def available(self, *, now: float, min_ready_seconds: float) -> bool:
         if not (self.active and self.ready and self.ready_at is not None):
             return False
-        return min_ready_seconds <= 0 or now - self.ready_at >= min_ready_seconds
+        # Compared as the timer is set (ready_at + min_ready_seconds), so float rounding cannot
+        # leave a pod unavailable with no timer left to wake the controller.
+        return min_ready_seconds <= 0 or now >= self.ready_at + min_ready_seconds
 
 
 def deletion_order(pods: Sequence[PodInfo]) -> list[PodInfo]:

@@ -216,12 +216,6 @@ def test_the_charts_min_ready_seconds_still_completes_every_strategy() -> None:
     settled_on(run, Target("2.2.0", "a81399", 4), "whoamiv2")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/replicasets.py PodInfo.available computes now - ready_at >= min_ready_seconds, while "
-    "Cluster.next_due wakes at ready_at + min_ready_seconds: float rounding can leave the last pod "
-    "unavailable with no timer due, so a virtual wait idles to its timeout (seeds 1 and 3 here)",
-)
 def test_with_min_ready_seconds_an_install_takes_seconds_not_the_whole_timeout() -> None:
     for seed in range(6):
         run = make_sim(seed=seed, min_ready_seconds=2.0)
