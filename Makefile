@@ -15,8 +15,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+DEMO_ARGS ?= --scenario tour
+
 demo: $(STAMP)
-	$(PY) -m sim demo $(ARGS)
+	$(PY) -m sim demo $(DEMO_ARGS) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)

@@ -79,6 +79,8 @@ class ListWatcher:
                 log.info("%s: %s; relisting", self._scope, e)
                 list_rv = ""
             except KubeError as e:
+                if self.stop.is_set():  # our own shutdown closed the stream
+                    break
                 self._wait_after(e)
 
     @property

@@ -9,6 +9,7 @@ near-black. Logs go to stderr; redirect it (``2>agent.log``) for a clean picture
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
@@ -33,14 +34,26 @@ class TerminalDevice:
         self._frames: dict[str, Frame] = dict.fromkeys(nodes, ())
         self._width = max((len(n) for n in nodes), default=0)
         self._drawn = False
+        self._lock = threading.Lock()  # the render thread draws, anyone may print_above
 
     def show(self, frames: Mapping[str, Frame], brightness: float) -> None:
-        self._frames.update(frames)
-        rows = [f"{ERASE_LINE}{node:<{self._width}}  {''.join(cell(c) for c in frame)}\n"
-                for node, frame in self._frames.items()]
-        up = f"\x1b[{len(rows)}F" if self._drawn else ""
-        self._write(up + "".join(rows))
-        self._drawn = True
+        with self._lock:
+            self._frames.update(frames)
+            self._write(self._up() + self._rows())
+            self._drawn = True
+
+    def print_above(self, line: str) -> None:
+        """Print a line (a step of the demo, say) above the LED rows, which move down."""
+        with self._lock:
+            self._write(f"{self._up()}{ERASE_LINE}{line}\n" + self._rows())
+            self._drawn = True
+
+    def _up(self) -> str:
+        return f"\x1b[{len(self._frames)}F" if self._drawn else ""
+
+    def _rows(self) -> str:
+        return "".join(f"{ERASE_LINE}{node:<{self._width}}  {''.join(cell(c) for c in frame)}\n"
+                       for node, frame in self._frames.items())
 
     def close(self) -> None:
         self._write(RESET)

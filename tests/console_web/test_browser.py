@@ -71,7 +71,7 @@ def test_rolling_update_on_the_wall(stack: Stack, browser: Browser) -> None:
     page.wait_for_function("document.querySelectorAll('#steps li[data-status=\"done\"]').length === 3")  # install
     page.wait_for_selector("#rolling:not([disabled])")  # the run is over: the buttons are back
 
-    page.click("button.preset[data-version='2.0.0']")
+    page.click("button.preset[data-version='2.2.0']")
     page.click("#rolling")
     ARTIFACTS.mkdir(exist_ok=True)
     samples = sample_until(page, lambda lights: all_ready(lights, V2), timeout=40, shoot=mid_rollout)
@@ -87,7 +87,7 @@ def test_rolling_update_on_the_wall(stack: Stack, browser: Browser) -> None:
     assert all(light["color"] == "ff0000" for lights in samples for light in lights if light["state"] == "removed")
 
     page.wait_for_selector("#steps li:last-child[data-status='done']")
-    page.wait_for_function("document.querySelector('#traffic-rows tr[data-version^=\"2.0.0\"]')?.dataset.rate > 0")
+    page.wait_for_function("document.querySelector('#traffic-rows tr[data-version^=\"2.2.0\"]')?.dataset.rate > 0")
 
     stack.watchers[0].stop()
     page.wait_for_selector(f".node[data-node='{stack.cluster.nodes[0]}'][data-status='offline']")

@@ -25,7 +25,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from broker.launching import wait_for_port, find_mosquitto, free_port
+from broker.launching import find_mosquitto, free_port, wait_for_port
 from tests.helm.charts import Helm, Rendered
 
 BROKER = "shinealight-mosquitto"

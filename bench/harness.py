@@ -1,0 +1,130 @@
+"""Parts the benchmarks share: a broker, the simulated API server, watchers as processes, an agent in-process.
+
+Everything runs on this machine, on loopback, on free ports; every loop is bounded in
+count and time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from broker.launching import RunningBroker, start_mosquitto
+from bus.topics import Topics
+from bus.urls import parse_broker_url
+from led_agent.agent import Agent, AgentConfig
+from led_agent.rendering import Frame
+from sim.kubeconfig import write_kubeconfig
+from sim.pods import make_pod
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def color_of(k: int) -> str:
+    """A distinct colour per event number, never dark, never the v1/v2 colours."""
+    return f"{0x200000 + k:06x}"
+
+
+@dataclass
+class RecordingDevice:
+    """A device that notes when each (node, colour) was first shown, and every write."""
+
+    first_seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    writes: list[float] = field(default_factory=list)
+    last: dict[str, Frame] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def show(self, frames: Mapping[str, Frame], brightness: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.writes.append(now)
+            for node, frame in frames.items():
+                self.last[node] = frame
+                for color in frame:
+                    self.first_seen.setdefault((node, color), now)
+
+    def close(self) -> None:
+        pass
+
+
+def show_pod(name: str, node: str, color: str) -> dict[str, object]:
+    return make_pod(name, node=node, labels={"app": "bench", "blinkt": "show", "blinktColor": color})
+
+
+from bench.apiprocess import ApiProcess  # noqa: E402  (it imports show_pod from here)
+
+
+@dataclass
+class Bench:
+    """Broker + API server + one watcher process per node + an in-process agent."""
+
+    nodes: list[str]
+    pods_per_node: int
+    broker: RunningBroker = field(init=False)
+    api: ApiProcess = field(init=False)
+    watchers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    agent: Agent | None = None
+    device: RecordingDevice = field(default_factory=RecordingDevice)
+    _tmp: tempfile.TemporaryDirectory[str] = field(default_factory=tempfile.TemporaryDirectory)
+
+    def __post_init__(self) -> None:
+        self.broker = start_mosquitto(persistence=False)
+        self.api = ApiProcess(self.nodes, self.pods_per_node)
+
+    def start_watchers(self, *, all_nodes: bool = False) -> None:
+        kubeconfig = write_kubeconfig(Path(self._tmp.name) / "kubeconfig", self.api.url)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        targets = [["--all-nodes"]] if all_nodes else [["--node", n] for n in self.nodes]
+        for target in targets:
+            args = [*target, "--kubeconfig", str(kubeconfig), "--broker", self.broker.url, "--log-level", "WARNING",
+                    "--snapshot-interval", "0.2"]
+            self.watchers.append(subprocess.Popen([sys.executable, "-m", "watcher", *args], cwd=ROOT, env=env,
+                                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                  stderr=subprocess.DEVNULL))
+
+    def start_agent(self, *, leds: int = 8) -> Agent:
+        config = AgentConfig(broker=parse_broker_url(self.broker.url), nodes=tuple(self.nodes), agent_id="bench",
+                             leds=leds, topics=Topics())
+        self.agent = Agent(config, self.device)
+        self.agent.start()
+        return self.agent
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out waiting for {what}")
+            time.sleep(0.01)
+
+    def recolor(self, node: str, index: int, color: str) -> None:
+        self.api.recolor(node, index, color)
+
+    def close(self) -> None:
+        if self.agent is not None:
+            self.agent.stop()
+        for process in self.watchers:
+            process.terminate()
+        for process in self.watchers:
+            process.wait(10)
+        self.api.stop()
+        self.broker.stop()
+        self._tmp.cleanup()
