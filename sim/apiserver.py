@@ -34,12 +34,15 @@ from sim.faults import Faults, RequestLog
 from sim.podstore import NotFound, PodStore
 from sim.routes import STATUS_REASONS, ApiError, Route, RouteKind, route
 from sim.tables import pod_table, table_events, wants_table
-from sim.watching import SessionState, WatchSession, watch_events, wire_pod
+from sim.watching import FLUSH, SessionState, WatchSession, watch_events, wire_pod
 
 log = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
 _STOP_GRACE_SECONDS = 2.0
+
+
+WRITE_BATCH_BYTES = 64 * 1024
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -321,13 +324,26 @@ class _Handler(BaseHTTPRequestHandler):
             events = watch_events(api.store, request.query, session, bookmark_interval=api.bookmark_interval)
             if wants_table(self.headers.get("Accept", "")):
                 events = table_events(events)
-            self._write_chunks(json.dumps(e).encode() + b"\n" for e in events)
+            self._write_events(events)
             if session.state == SessionState.DROPPED:
                 self.close_connection = True
             else:
                 self._write_chunks([b""])  # the zero-length chunk: a clean end of the stream
         finally:
             self.server.close_session(session)
+
+    def _write_events(self, events: Iterable[JsonDict]) -> None:
+        """One chunk per event (as the real server frames them), written in batches: whatever is
+        ready goes out in one write when the stream is about to wait (FLUSH) or ends."""
+        pending = bytearray()
+        for event in events:
+            if event is not FLUSH:
+                line = json.dumps(event).encode() + b"\n"
+                pending += b"%x\r\n%s\r\n" % (len(line), line)
+            if event is FLUSH or len(pending) >= WRITE_BATCH_BYTES:
+                self.wfile.write(pending)
+                pending.clear()
+        self.wfile.write(pending)
 
     def _write_chunks(self, chunks: Iterable[bytes]) -> None:
         for chunk in chunks:
