@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="broker, simulated cluster, watchers, console and terminal LEDs")
     demo.add_argument("--nodes", type=_positive(int), default=3, help="simulated nodes (default: %(default)s)")
     demo.add_argument("--broker", help="use this broker (mqtt://host:port) instead of starting one")
+    demo.add_argument("--embedded-broker", action="store_true",
+                      help="start the embedded broker even where Mosquitto is installed (as on a bare machine)")
     demo.add_argument("--topic-prefix", default="", help="prefix for all bus topics")
     demo.add_argument("--console-host", default="127.0.0.1", help="console address (default: %(default)s)")
     demo.add_argument("--console-port", type=int, default=8080, help="console port (default: %(default)s)")
@@ -95,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.replay is not None and not args.replay.is_file():
         build_parser().error(f"--replay: no such capture file: {args.replay}")
     options = DemoOptions(
-        nodes=args.nodes, broker=args.broker, topic_prefix=args.topic_prefix, console_host=args.console_host,
+        nodes=args.nodes, broker=args.broker, embedded_broker=args.embedded_broker, topic_prefix=args.topic_prefix,
+        console_host=args.console_host,
         console_port=args.console_port, scenario=args.scenario, speed=args.speed, headless=args.headless,
         duration=args.duration, leds=args.leds, seed=args.seed, replay=args.replay,
     )

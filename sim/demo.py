@@ -60,6 +60,7 @@ NODE_TOPIC = re.compile(r"(?:^|/)nodes/([^/]+)/(?:pods|state|status)$")
 class DemoOptions:
     nodes: int = 3
     broker: str | None = None
+    embedded_broker: bool = False
     topic_prefix: str = ""
     console_host: str = "127.0.0.1"
     console_port: int = 8080
@@ -102,7 +103,7 @@ class Demo:
     def _broker(self) -> BrokerUrl:
         if self.options.broker:
             return parse_broker_url(self.options.broker)
-        broker = start_local_broker()
+        broker = start_local_broker(prefer_embedded=self.options.embedded_broker)
         self._stack.callback(broker.stop)
         self.say(f"broker: {broker.kind} on {broker.url}  (watch it: mosquitto_sub -p {broker.port} -v -t 'nodes/#')")
         return parse_broker_url(broker.url)

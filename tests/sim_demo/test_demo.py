@@ -75,3 +75,23 @@ def test_bad_flags_are_clear_errors(tmp_path: Path) -> None:
         process.communicate(timeout=60)
         assert process.returncode == 2
         assert message in (tmp_path / "err").read_text()
+
+
+def test_on_a_bare_machine_the_embedded_broker_carries_the_bus(tmp_path: Path) -> None:
+    """No Mosquitto: the embedded broker starts, and watchers publish every node's snapshot to it."""
+    from tests.conftest import BrokerEndpoint, Probe
+
+    process = demo("--headless", "--embedded-broker", "--console-port", "0", "--scenario", "tour", "--speed", "10",
+                   log=tmp_path / "err")
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    match = re.match(r"broker: embedded on mqtt://127\.0\.0\.1:(\d+)", first)
+    assert match, first
+    try:
+        bus = Probe(BrokerEndpoint("127.0.0.1", int(match.group(1))), "nodes/+/pods")
+        bus.wait_for(lambda m: {x.topic.split("/")[1] for x in m} == {"node-1", "node-2", "node-3"}, timeout=60)
+        bus.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert process.returncode == 0, (tmp_path / "err").read_text()[-2000:]
