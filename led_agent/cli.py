@@ -26,7 +26,7 @@ from led_agent.backends import DEVICE_NAMES, DeviceError, DeviceOptionError, che
 log = logging.getLogger("led_agent")
 
 
-class _Parser(argparse.ArgumentParser):
+class UsageParser(argparse.ArgumentParser):
     """Usage errors in one line (plus a pointer to --help), exit code 2."""
 
     def error(self, message: str) -> NoReturn:
@@ -34,28 +34,28 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = UsageParser(
         prog="python -m led_agent",
         description="Subscribe to the pods of Kubernetes nodes over MQTT and show them as LEDs.",
     )
     add = parser.add_argument
-    add("--node", action="append", dest="nodes", required=True, metavar="NODE", type=_validated(validate_node),
+    add("--node", action="append", dest="nodes", required=True, metavar="NODE", type=validated(validate_node),
         help="a node to show (repeatable; one row per node)")
     add("--device", choices=DEVICE_NAMES, default="terminal", help="where to show (default: %(default)s)")
     add("--broker", help="mqtt://[user:pass@]host[:port] (default: $MQTT_URL or mqtt://127.0.0.1:1883)")
-    add("--leds", type=_leds, default=DEFAULT_LEDS, help="LEDs per node (default: %(default)s)")
-    add("--brightness", type=_brightness, default=DEFAULT_BRIGHTNESS,
+    add("--leds", type=leds_value, default=DEFAULT_LEDS, help="LEDs per node (default: %(default)s)")
+    add("--brightness", type=brightness_value, default=DEFAULT_BRIGHTNESS,
         help="0..1, applied by the device (default: %(default)s)")
-    add("--topic-prefix", default="", type=_validated(validate_prefix),
+    add("--topic-prefix", default="", type=validated(validate_prefix),
         help="prefix for all topics, e.g. 'shinealight/'")
-    add("--agent-id", type=_validated(validate_agent_id),
+    add("--agent-id", type=validated(validate_agent_id),
         help="id of the MQTT session and the agents/<id>/ topics (default: the host name)")
     add("--publish-frames", action="store_true", help="publish what is shown, retained, to agents/<id>/frame")
     add("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
 
 
-def _validated(check: Callable[[str], str]) -> Callable[[str], str]:
+def validated(check: Callable[[str], str]) -> Callable[[str], str]:
     """An argparse ``type`` from one of bus.topics' validators."""
 
     def parse(text: str) -> str:
@@ -67,7 +67,7 @@ def _validated(check: Callable[[str], str]) -> Callable[[str], str]:
     return parse
 
 
-def _leds(text: str) -> int:
+def leds_value(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -77,7 +77,7 @@ def _leds(text: str) -> int:
     return value
 
 
-def _brightness(text: str) -> float:
+def brightness_value(text: str) -> float:
     try:
         value = float(text)
     except ValueError:

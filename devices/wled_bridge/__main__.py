@@ -1,0 +1,3 @@
+from devices.wled_bridge.cli import main
+
+raise SystemExit(main())
