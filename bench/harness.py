@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.apiprocess import ApiProcess
 from broker.launching import RunningBroker, start_mosquitto
 from bus.topics import Topics
 from bus.urls import parse_broker_url
 from led_agent.agent import Agent, AgentConfig
 from led_agent.rendering import Frame
 from sim.kubeconfig import write_kubeconfig
-from sim.pods import make_pod
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,11 +37,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def color_of(k: int) -> str:
-    """A distinct colour per event number, never dark, never the v1/v2 colours."""
-    return f"{0x200000 + k:06x}"
 
 
 @dataclass
@@ -64,13 +59,6 @@ class RecordingDevice:
 
     def close(self) -> None:
         pass
-
-
-def show_pod(name: str, node: str, color: str) -> dict[str, object]:
-    return make_pod(name, node=node, labels={"app": "bench", "blinkt": "show", "blinktColor": color})
-
-
-from bench.apiprocess import ApiProcess  # noqa: E402  (it imports show_pod from here)
 
 
 @dataclass

@@ -76,7 +76,7 @@ YELLOW, VIOLET = "ffff00", "a81399"
 V1, V2 = ("1.0.0", YELLOW), ("2.2.0", VIOLET)
 SETTLE_TIMEOUT = 60.0  # real seconds
 PROCESS_TIMEOUT = 15.0
-QUIET_TAIL = 1.0  # real seconds of nothing at the end, so a loop's passes are told apart
+QUIET_TAIL = 1.0  # real seconds recorded after settling: anything still on its way gets in
 
 
 class CaptureFailed(RuntimeError):
@@ -127,8 +127,10 @@ class SnapshotMonitor:
 class Rig:
     """One capture's world: broker, cluster and its API server, watcher processes, a monitor."""
 
-    def __init__(self, workdir: Path, *, speed: float, nodes: int = 3, seed: str = "capture") -> None:
+    def __init__(self, workdir: Path, *, speed: float, nodes: int = 3, seed: str = "capture",
+                 hold_scale: float = 1.0) -> None:
         self.workdir = workdir
+        self.hold_scale = hold_scale
         self.cluster = Cluster(nodes=nodes, clock=RealClock(speed), seed=seed)
         self.executor = SimulatedExecutor(self.cluster)
         self.state = AppState()
@@ -212,7 +214,7 @@ class Rig:
 
     def hold(self, seconds: float) -> None:
         """Let real time pass with nothing asked of the cluster (a pause the LEDs show)."""
-        time.sleep(seconds)
+        time.sleep(seconds * self.hold_scale)
 
     # -- settling ----------------------------------------------------------------------
 
@@ -279,7 +281,7 @@ def _watcher_restart(rig: Rig) -> None:
 
 def _canary(rig: Rig) -> None:
     rig.hold(1.0)
-    rig.run("canary", V2, 6, pause_s=6.0)
+    rig.run("canary", V2, 6, pause_s=9.0)
 
 
 def _blue_green(rig: Rig) -> None:
@@ -293,8 +295,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
              _install(9), _rolling),
     Scenario("watcher-restart", "node-2's watcher SIGKILLed, a rollout while it is down, then restarted", 4.0,
              _install(6), _watcher_restart),
-    Scenario("canary", "canary whoamiv2 violet: 1 pod, pause, 6 pods, old release removed", 4.0, _install(6), _canary),
-    Scenario("blue-green", "blue-green to whoamiv2 violet: 6 new pods, then the 6 old removed", 4.0, _install(6),
+    Scenario("canary", "canary whoamiv2 violet: 1 pod, pause, 6 pods, old release removed", 3.0, _install(6), _canary),
+    Scenario("blue-green", "blue-green to whoamiv2 violet: 6 new pods, then the 6 old removed", 2.0, _install(6),
              _blue_green),
 )}
 
@@ -302,22 +304,34 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
 # -- recording ---------------------------------------------------------------------------
 
 
-def record(scenario: Scenario, out: Path, *, workdir: Path) -> None:
-    """Make ``scenario``'s capture at ``out`` (replaced only when the whole capture succeeded)."""
+def record(scenario: Scenario, out: Path, *, workdir: Path, speed_up: float = 1.0) -> None:
+    """Make ``scenario``'s capture at ``out`` (replaced only when the whole capture succeeded).
+
+    ``speed_up`` runs the cluster and the pauses that much faster than the scenario's own
+    pace: a quick check that the generator works, not a capture for the demo.
+    """
     partial = out.with_name(out.name + ".partial")
-    with Rig(workdir, speed=scenario.speed) as rig:
-        scenario.prepare(rig)
-        rig.settle()
-        with partial.open("w", encoding="utf-8", newline="\n") as stream:
-            writer = CaptureWriter(stream, started=utc_timestamp(time.time()), topics=RECORDED_TOPICS)
-            recorder = Recorder(parse_broker_url(rig.broker.url), topics=RECORDED_TOPICS, writer=writer)
-            try:
-                _record_scenario(rig, recorder, scenario)
-            finally:
-                recorder.stop()
-            if recorder.error is not None:
-                raise CaptureFailed(f"cannot write {partial}: {recorder.error}")
+    try:
+        with Rig(workdir, speed=scenario.speed * speed_up, seed=scenario.name, hold_scale=1 / speed_up) as rig:
+            scenario.prepare(rig)
+            rig.settle()
+            _record_to(partial, rig, scenario)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(out)
+
+
+def _record_to(path: Path, rig: Rig, scenario: Scenario) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as stream:
+        writer = CaptureWriter(stream, started=utc_timestamp(time.time()), topics=RECORDED_TOPICS)
+        recorder = Recorder(parse_broker_url(rig.broker.url), topics=RECORDED_TOPICS, writer=writer)
+        try:
+            _record_scenario(rig, recorder, scenario)
+        finally:
+            recorder.stop()
+    if recorder.error is not None:
+        raise CaptureFailed(f"cannot write {path}: {recorder.error}")
 
 
 def _record_scenario(rig: Rig, recorder: Recorder, scenario: Scenario) -> None:
@@ -346,12 +360,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sim.capturing",
         description="Record the bus captures of tests/captures/ from the simulated cluster.",
+        epilog="scenarios: " + "; ".join(f"{s.name}: {s.summary}" for s in SCENARIOS.values()),
     )
     parser.add_argument("--out-dir", type=Path, required=True, help="where to write <scenario>.jsonl")
     parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), metavar="NAME",
                         help=f"make only this capture (repeatable; one of {', '.join(SCENARIOS)})")
+    parser.add_argument("--speed-up", type=_positive, default=1.0,
+                        help="run every scenario this much faster (a quick check; default: %(default)s)")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             out = args.out_dir / f"{name}.jsonl"
             with tempfile.TemporaryDirectory(prefix=f"capturing-{name}-") as workdir:
-                record(SCENARIOS[name], out, workdir=Path(workdir))
+                record(SCENARIOS[name], out, workdir=Path(workdir), speed_up=args.speed_up)
             print(describe(out), flush=True)
     except (CaptureFailed, OSError) as e:
         print(f"python -m sim.capturing: {e}", file=sys.stderr)

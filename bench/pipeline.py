@@ -1,0 +1,187 @@
+"""End-to-end numbers for the bus: latency, throughput against raw paho, bursts, memory.
+
+    python -m bench.pipeline            # all measurements, ~2 minutes
+    python -m bench.pipeline --quick    # smaller counts, for a smoke run
+
+Pipeline = a pod change in the API server's store → the watcher (a real `python -m
+watcher` process per node) → Mosquitto → the agent (in this process, a recording
+device) → the frame that shows it. The baseline is raw paho publish → Mosquitto →
+subscribe through the same broker, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bench.harness import ROOT, Bench, percentile, rss_mib
+from bench.workload import color_of
+from broker.launching import start_mosquitto
+
+
+def raw_paho(url_port: int, *, count: int, rate: float | None) -> dict[str, float]:
+    """Publish ``count`` QoS 1 messages (paced at ``rate``/s, or flat out) and time their arrival."""
+    topic = f"bench/{uuid.uuid4().hex[:8]}"
+    sent: dict[int, float] = {}
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def on_message(_c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
+        k = int(msg.payload[:10])
+        latencies.append(time.monotonic() - sent[k])
+        if len(latencies) == count:
+            done.set()
+
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sub-{topic[-8:]}")
+    sub.on_message = on_message
+    sub.connect("127.0.0.1", url_port)
+    sub.subscribe(topic, qos=1)
+    sub.loop_start()
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{topic[-8:]}")
+    pub.max_inflight_messages_set(100)
+    pub.connect("127.0.0.1", url_port)
+    pub.loop_start()
+    time.sleep(0.5)
+    padding = b" " * 250  # about the size of a pod event
+    started = time.monotonic()
+    for k in range(count):
+        if rate:
+            delay = started + k / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        sent[k] = time.monotonic()
+        pub.publish(topic, f"{k:010d}".encode() + padding, qos=1)
+    done.wait(60)
+    elapsed = time.monotonic() - started
+    for client in (pub, sub):
+        client.loop_stop()
+        client.disconnect()
+    return {"per_second": len(latencies) / elapsed, "p50_ms": percentile(latencies, 50) * 1000,
+            "p99_ms": percentile(latencies, 99) * 1000}
+
+
+def pipeline_latency(bench: Bench, *, rate: float, seconds: float) -> dict[str, float]:
+    """Recolour pods round-robin over all nodes at ``rate``/s; time each change to its frame."""
+    count = int(rate * seconds)
+    changed: list[tuple[str, str, float]] = []
+    started = time.monotonic()
+    for k in range(count):
+        delay = started + k / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        node = bench.nodes[k % len(bench.nodes)]
+        color = color_of(k)
+        changed.append((node, color, time.monotonic()))
+        bench.recolor(node, (k // len(bench.nodes)) % bench.pods_per_node, color)
+    bench.wait_until(lambda: all((n, c) in bench.device.first_seen for n, c, _ in changed), 30, "all frames")
+    latencies = [bench.device.first_seen[(n, c)] - t for n, c, t in changed]
+    return {"events": count, "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
+            "max_ms": max(latencies) * 1000}
+
+
+def pipeline_throughput(bench: Bench, *, count: int, offset: int) -> dict[str, float]:
+    """Events/s through API watch stream → watcher → broker → agent, producer excluded.
+
+    The watches are stalled while ``count`` recolours go into the store, then released:
+    the API server streams the backlog as fast as the pipeline takes it, and we time
+    from the release to the agent having applied every event.
+    """
+    assert bench.agent is not None
+    applied_before = bench.agent.counters.events_applied
+    bench.api.prepare_backlog(count, offset)
+    started = time.monotonic()
+    bench.api.release_backlog()
+    bench.wait_until(lambda: bench.agent is not None and bench.agent.counters.events_applied - applied_before >= count,
+                     120, "all events applied")
+    elapsed = time.monotonic() - started
+    return {"events": count, "per_second": count / elapsed}
+
+
+def burst(bench: Bench, *, count: int, offset: int) -> dict[str, float]:
+    """``count`` recolours to one node at once: device writes per second and the final frame."""
+    node = bench.nodes[0]
+    writes_before = len(bench.device.writes)
+    final: dict[int, str] = {}
+    started = time.monotonic()
+    for k in range(count):
+        index, color = k % bench.pods_per_node, color_of(offset + k)
+        final[index] = color
+        bench.recolor(node, index, color)
+    expected = tuple(final[i] for i in range(bench.pods_per_node))
+    bench.wait_until(lambda: bench.device.last.get(node, ())[: bench.pods_per_node] == expected, 60, "final frame")
+    elapsed = time.monotonic() - started
+    writes = bench.device.writes[writes_before:]
+    per_second = max(sum(1 for w in writes if s <= w < s + 1.0) for s in writes) if writes else 0
+    return {"events": count, "seconds": elapsed, "device_writes": len(writes), "max_writes_per_second": per_second,
+            "final_frame_right": 1.0}
+
+
+def memory(pods: int) -> dict[str, float]:
+    """RSS of a watcher and an agent process with ``pods`` pods on their node."""
+    bench = Bench(nodes=["node-1"], pods_per_node=pods)
+    try:
+        bench.start_watchers()
+        agent = subprocess.Popen([sys.executable, "-m", "led_agent", "--node", "node-1", "--device", "null",
+                                  "--broker", bench.broker.url, "--agent-id", "bench-rss"], cwd=ROOT,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        probe = bench.start_agent(leds=pods)
+        bench.wait_until(lambda: probe.board.entries("node-1").__len__() == pods, 30, "snapshot with all pods")
+        time.sleep(2)
+        result = {"pods": pods, "watcher_rss_mib": rss_mib(bench.watchers[0].pid), "agent_rss_mib": rss_mib(agent.pid)}
+        agent.terminate()
+        agent.wait(10)
+        return result
+    finally:
+        bench.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = parser.parse_args(argv)
+    scale = 0.2 if args.quick else 1.0
+    results: dict[str, dict[str, float]] = {}
+
+    broker = start_mosquitto(persistence=False)
+    try:
+        results["paho_latency_100_per_s"] = raw_paho(broker.port, count=int(1000 * scale), rate=100)
+        results["paho_throughput"] = raw_paho(broker.port, count=int(5000 * scale), rate=None)
+    finally:
+        broker.stop()
+
+    bench = Bench(nodes=[f"node-{i}" for i in range(1, 11)], pods_per_node=8)
+    try:
+        bench.start_watchers()
+        bench.start_agent()
+        bench.wait_until(lambda: all(len(bench.device.last.get(n, ())) == 8 and "ffff00" in bench.device.last[n]
+                                     for n in bench.nodes), 60, "initial frames")
+        results["pipeline_latency_100_per_s_10_nodes"] = pipeline_latency(bench, rate=100, seconds=20 * scale)
+        results["pipeline_throughput"] = pipeline_throughput(bench, count=int(3000 * scale), offset=100_000)
+        results["burst_one_node"] = burst(bench, count=1000, offset=200_000)
+    finally:
+        bench.close()
+    results["memory_110_pods"] = memory(110)
+    ratio = results["pipeline_throughput"]["per_second"] / results["paho_throughput"]["per_second"]
+    results["ratio"] = {"pipeline_vs_raw_paho_throughput": ratio}
+
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for section, numbers in results.items():
+            print(f"{section}:")
+            for key, value in numbers.items():
+                print(f"  {key:28s} {value:10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

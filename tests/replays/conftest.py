@@ -1,0 +1,172 @@
+"""Fixtures for replaying captures through the real Mosquitto into real LED agents.
+
+Every test replays under its own ``topic_prefix``, so the retained state a replay leaves
+on the session broker never meets another test's. Agents get ids derived from the
+prefix: their persistent sessions outlive the test and must not be reused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from bus.captures import Capture
+from bus.connection import BusConnection, Message
+from bus.replaying import ReplayOptions, ReplayStats, replay_to_broker
+from bus.topics import Topics
+from bus.urls import parse_broker_url
+from led_agent.agent import Agent, AgentConfig
+from led_agent.rendering import Frame
+from tests.conftest import BrokerEndpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+NODES = ("node-1", "node-2", "node-3")
+LEDS = 8
+SPEED = 20.0  # timing matters to the animations only; the captures' order is what is tested
+
+Frames = dict[str, Frame]
+
+
+class FrameRecorder:
+    """A device that keeps every frame it is shown, per node, and the latest of each."""
+
+    def __init__(self) -> None:
+        self.history: list[tuple[str, Frame]] = []
+        self.latest: Frames = {}
+        self._cond = threading.Condition()
+
+    def show(self, frames: Mapping[str, Frame], brightness: float) -> None:
+        with self._cond:
+            for node, frame in frames.items():
+                self.history.append((node, frame))
+                self.latest[node] = frame
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def of(self, node: str) -> list[Frame]:
+        with self._cond:
+            return [frame for n, frame in self.history if n == node]
+
+    def wait_for(self, expected: Frames, timeout: float = 10) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.latest == expected, timeout):
+                raise AssertionError(f"frames never became {expected}; last {self.latest}")
+
+
+class OnlineWatch:
+    """Waits for an agent's retained ``online``. The agent publishes it after subscribing, on the
+    same connection: once the broker has it, the subscriptions are in place and nothing replayed
+    later is missed. (A BusConnection, not the ``probe`` fixture: it disconnects before stopping
+    its loop, so closing takes milliseconds, not paho's one-second select.)"""
+
+    def __init__(self, endpoint: BrokerEndpoint, topic: str) -> None:
+        self._online = threading.Event()
+        self._connection = BusConnection(parse_broker_url(endpoint.url), client_id=f"online-{uuid.uuid4().hex[:8]}",
+                                         subscriptions=[(topic, 1)], on_message=self._take)
+        self._connection.start(wait=5)
+
+    def _take(self, message: Message) -> None:
+        if message.payload == b"online":
+            self._online.set()
+
+    def wait(self, timeout: float = 10) -> None:
+        try:
+            assert self._online.wait(timeout), "the agent never said online"
+        finally:
+            self._connection.stop(publish_offline=False)
+
+
+@pytest.fixture
+def start_agent(mosquitto: BrokerEndpoint, topic_prefix: str) -> Iterator[Callable[[str], tuple[Agent, FrameRecorder]]]:
+    agents: list[Agent] = []
+
+    def start(name: str) -> tuple[Agent, FrameRecorder]:
+        agent_id = f"replays-{topic_prefix.rstrip('/')}-{name}"
+        status = OnlineWatch(mosquitto, Topics(topic_prefix).agent_status(agent_id))
+        device = FrameRecorder()
+        config = AgentConfig(broker=parse_broker_url(mosquitto.url), nodes=NODES, agent_id=agent_id, leds=LEDS,
+                             topics=Topics(topic_prefix))
+        agent = Agent(config, device)
+        agents.append(agent)
+        agent.start()
+        status.wait()
+        return agent, device
+
+    yield start
+    for agent in agents:
+        agent.stop()
+
+
+@pytest.fixture
+def replay(mosquitto: BrokerEndpoint, topic_prefix: str) -> Callable[..., ReplayStats]:
+    def run(capture: Capture, *, loop: bool = False, passes: int | None = None, loop_gap: float = 1.0) -> ReplayStats:
+        settings = ReplayOptions(speed=SPEED, topic_prefix=topic_prefix, loop=loop, passes=passes, loop_gap=loop_gap)
+        stats = replay_to_broker(capture, parse_broker_url(mosquitto.url), options=settings, connect_timeout=10)
+        assert stats.unconfirmed == 0, f"the broker did not confirm {stats.unconfirmed} publishes"
+        return stats
+
+    return run
+
+
+class JsonAgentProcess:
+    """``python -m led_agent --device json`` for every node; frames read from its stdout."""
+
+    def __init__(self, endpoint: BrokerEndpoint, prefix: str, agent_id: str) -> None:
+        nodes = [arg for node in NODES for arg in ("--node", node)]
+        argv = [sys.executable, "-m", "led_agent", "--device", "json", *nodes, "--leds", str(LEDS),
+                "--broker", endpoint.url, "--topic-prefix", prefix, "--agent-id", agent_id, "--log-level", "WARNING"]
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.device = FrameRecorder()
+        self.stderr: list[str] = []
+        self._readers = [threading.Thread(target=self._read_frames, daemon=True),
+                         threading.Thread(target=self._read_logs, daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_frames(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            record = json.loads(line)
+            assert len(record["leds"]) == LEDS, record
+            self.device.show({record["node"]: tuple(record["leds"])}, record["brightness"])
+
+    def _read_logs(self) -> None:
+        assert self.proc.stderr is not None
+        self.stderr.extend(self.proc.stderr)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        for reader in self._readers:
+            reader.join(5)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+@pytest.fixture
+def json_agent(mosquitto: BrokerEndpoint, topic_prefix: str) -> Iterator[JsonAgentProcess]:
+    agent_id = f"replays-{topic_prefix.rstrip('/')}-json"
+    status = OnlineWatch(mosquitto, Topics(topic_prefix).agent_status(agent_id))
+    agent = JsonAgentProcess(mosquitto, topic_prefix, agent_id)
+    try:
+        status.wait()
+        yield agent
+    finally:
+        agent.close()
