@@ -103,8 +103,8 @@ class Probe:
                 self._cond.wait(remaining)
 
     def close(self) -> None:
+        self._client.disconnect()  # first, so the network loop sees it and stops at once
         self._client.loop_stop()
-        self._client.disconnect()
 
 
 @pytest.fixture
