@@ -143,6 +143,10 @@ def memory(pods: int) -> dict[str, float]:
         bench.close()
 
 
+def _wait_initial(bench: Bench) -> None:
+    bench.wait_until(lambda: all("ffff00" in bench.device.last.get(n, ()) for n in bench.nodes), 60, "initial frames")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
@@ -158,20 +162,32 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         broker.stop()
 
-    bench = Bench(nodes=[f"node-{i}" for i in range(1, 11)], pods_per_node=8)
-    try:
+    nodes = [f"node-{i}" for i in range(1, 11)]
+    bench = Bench(nodes=nodes, pods_per_node=8)
+    try:  # one watcher process per node, as the DaemonSet runs them
         bench.start_watchers()
         bench.start_agent()
-        bench.wait_until(lambda: all(len(bench.device.last.get(n, ())) == 8 and "ffff00" in bench.device.last[n]
-                                     for n in bench.nodes), 60, "initial frames")
+        _wait_initial(bench)
         results["pipeline_latency_100_per_s_10_nodes"] = pipeline_latency(bench, rate=100, seconds=20 * scale)
-        results["pipeline_throughput"] = pipeline_throughput(bench, count=int(3000 * scale), offset=100_000)
+        results["pipeline_throughput_10_watchers"] = pipeline_throughput(bench, count=int(3000 * scale), offset=100_000)
         results["burst_one_node"] = burst(bench, count=1000, offset=200_000)
     finally:
         bench.close()
+    bench = Bench(nodes=nodes, pods_per_node=8)
+    try:  # one --all-nodes watcher process for the same 10 nodes
+        bench.start_watchers(all_nodes=True)
+        bench.start_agent()
+        _wait_initial(bench)
+        results["pipeline_throughput_all_nodes_watcher"] = pipeline_throughput(bench, count=int(3000 * scale),
+                                                                               offset=300_000)
+    finally:
+        bench.close()
     results["memory_110_pods"] = memory(110)
-    ratio = results["pipeline_throughput"]["per_second"] / results["paho_throughput"]["per_second"]
-    results["ratio"] = {"pipeline_vs_raw_paho_throughput": ratio}
+    raw = results["paho_throughput"]["per_second"]
+    results["ratio"] = {
+        "10_watchers_vs_raw_paho": results["pipeline_throughput_10_watchers"]["per_second"] / raw,
+        "all_nodes_watcher_vs_raw_paho": results["pipeline_throughput_all_nodes_watcher"]["per_second"] / raw,
+    }
 
     if args.json:
         print(json.dumps(results, indent=2))
