@@ -13,7 +13,13 @@ Steps mirror what an operator types:
   only the values given change. A changed colour or version is a rollout.
 - ``Scale(release, replicas)`` — the seed's ``helm upgrade --set replicaCount=N --wait``.
 - ``SetWeights(route, weights)`` — the route's backends, ``(release, weight)`` pairs;
-  a release left out gets no traffic. The whole list is replaced each time.
+  a release left out gets no traffic. The whole list is replaced each time. The route
+  must exist (on a cluster it is a ``kubectl patch``).
+- ``EnsureRoute(route, weights)`` — the route created (or updated) with these weights:
+  the ``install`` plan's way to bring the route into being. It *is* a ``SetWeights``
+  (a subclass: everything that follows weights — the state, the runner's
+  ``WeightsSet`` event, the page — treats it as one); only the executors tell them
+  apart, since creating is a different request from patching.
 - ``WaitReady(release, timeout_s)`` — ``kubectl rollout status``: all pods updated and
   available, no old one left.
 - ``Pause(seconds)`` — wait that long, or (``None``) until promoted; a promote ends
@@ -25,7 +31,9 @@ seed's names): rolling, recreate and scale change the live release in place; blu
 and canary install the *other* name next to it, move traffic, and remove the old one.
 After a blue-green from ``whoami`` the live release is ``whoamiv2``, and the next
 blue-green or canary goes back to ``whoami``. The route (``whoami``) outlives both
-releases, so traffic can always be moved before a release is removed.
+releases, so traffic can always be moved before a release is removed: on a cluster it
+is its own Helm release (``whoami-route``), never part of ``whoami`` or ``whoamiv2``,
+and no plan (an abort neither) ever deletes it.
 
 Values are typed (``Values``): colour (six lower-case hex digits, the bus contract's
 form), version (a label value), strategy (``rolling`` | ``recreate``) and replica count;
@@ -51,6 +59,7 @@ MAX_REPLICAS = 100  # a demo of lights: more is a typo
 _HEX = re.compile(r"^(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _RELEASE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,51}[a-z0-9])?$")
+_ROUTE = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")  # a DNS-1123 subdomain
 
 
 class PlanError(ValueError):
@@ -211,6 +220,23 @@ class SetWeights:
 
 
 @dataclass(frozen=True)
+class EnsureRoute(SetWeights):
+    """Create the route (or update it) with ``weights``; see the module docstring."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        # The route's name goes into a helm --set-string value (where ',' or '=' would split
+        # it) and the backends are Services named after releases: names only, said early.
+        if not isinstance(self.route, str) or not _ROUTE.match(self.route):
+            raise PlanError(f"route {self.route!r}: lower-case letters, digits, '-' and '.' (a Kubernetes name)")
+        for name, _ in self.weights:
+            check_release(name)
+
+    def describe(self) -> str:
+        return f"{super().describe()} (creating the route if it is missing)"
+
+
+@dataclass(frozen=True)
 class WaitReady:
     release: str
     timeout_s: float = 300.0
@@ -241,7 +267,7 @@ class Delete:
         return f"remove release {self.release} and its pods"
 
 
-Step = Install | Upgrade | Scale | SetWeights | WaitReady | Pause | Delete
+Step = Install | Upgrade | Scale | SetWeights | EnsureRoute | WaitReady | Pause | Delete
 
 
 def step_kind(step: object) -> str:
@@ -312,7 +338,7 @@ class AppState:
             current = self._existing(step.release)
             values = _upgraded(current.values, step)
             return self._with(Release(current.name, values))
-        if isinstance(step, SetWeights):
+        if isinstance(step, SetWeights):  # EnsureRoute too: the route then has these weights
             return replace(self, weights=step.weights, route=step.route)
         if isinstance(step, Delete):
             self._existing(step.release)

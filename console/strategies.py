@@ -8,7 +8,9 @@ Every strategy except ``install`` starts from exactly one release (the *live* on
 state with two (a failed or half-aborted run) must be aborted first. The other release
 name (``whoami`` ↔ ``whoamiv2``) is the one blue-green and canary install next to it.
 
-- ``install``: the demo app from nothing — release ``whoami``, wait, route 100 to it.
+- ``install``: the demo app from nothing — release ``whoami``, wait, then the route
+  ensured (created, or updated if an earlier run left it) with 100 to it. The route is
+  not the release's (see ``console.plans``): removing a release never removes it.
 - ``scale``: the seed's ``helm upgrade --set replicaCount=N --wait``, then wait.
 - ``rolling`` / ``recreate``: upgrade the live release in place, setting only what
   differs (colour, version, strategy, replicas), so a default release gets exactly the
@@ -19,12 +21,16 @@ name (``whoami`` ↔ ``whoamiv2``) is the one blue-green and canary install next
 - ``canary``: the other release with ``canary_replicas`` pods → wait → traffic
   ``100-w``/``w`` (95/5) → pause (``pause_s``; ``None``: until promoted) → scale it to
   full size → wait → 0/100 → old release removed → the route drops it.
+- Blue-green and canary move traffic with ``SetWeights`` (a patch); only if the state
+  knows of no route yet (an install that failed before its route step) is the first
+  move an ``EnsureRoute``, so no plan patches a route that may not exist.
 
 Abort (``build_abort``) works from the state reached, not from step indices, so it is
 right whichever step was interrupted or failed: first the old release is made whole
 again (reinstalled if it was removed, upgraded back if it was changed) and waited for;
 then traffic goes back to it; only then do the releases the plan added go away. So no
-old pod goes away before traffic is back on the old version.
+old pod goes away before traffic is back on the old version. The route itself always
+stays (an aborted install leaves it pointing at nothing: the next install repoints it).
 
 Errors: ``PlanError`` (from ``console.plans``) for a strategy that cannot start from
 the state or a target that changes nothing.
@@ -38,6 +44,7 @@ from typing import get_args
 from console.plans import (
     AppState,
     Delete,
+    EnsureRoute,
     Install,
     Pause,
     Plan,
@@ -51,6 +58,7 @@ from console.plans import (
     Upgrade,
     Values,
     WaitReady,
+    Weights,
 )
 
 RELEASES = ("whoami", "whoamiv2")  # the seed's names: blue-green and canary alternate between them
@@ -104,7 +112,9 @@ def build_abort(plan: Plan, state: AppState) -> Plan:
     if old is not None:
         steps += _restore(old, state.release(old.name))
         if state.weights != origin.weights and (origin.weights or state.weights):
-            steps.append(SetWeights(state.route, origin.weights or ((old.name, 100),)))
+            # No route at the start: the plan's EnsureRoute may have failed, so ensure, not patch.
+            move = SetWeights if origin.weights else EnsureRoute
+            steps.append(move(state.route, origin.weights or ((old.name, 100),)))
     steps += [Delete(r.name) for r in state.releases if origin.release(r.name) is None]
     back = Target(old.values.version or "", old.values.color or "", old.values.replica_count or 0) if old else None
     return _checked(Plan(plan.strategy, tuple(steps), state, back, aborting=True))
@@ -118,7 +128,7 @@ def _install(state: AppState, target: Target, timeout_s: float) -> list[Step]:
         raise PlanError(f"the demo app is installed already ({state.describe()})")
     release = RELEASES[0]
     values = Values(target.color, target.version, "rolling", target.replicas)
-    return [Install(release, values), WaitReady(release, timeout_s), SetWeights(state.route, ((release, 100),))]
+    return [Install(release, values), WaitReady(release, timeout_s), EnsureRoute(state.route, ((release, 100),))]
 
 
 def _scale(live: Release, target: Target, timeout_s: float) -> list[Step]:
@@ -140,7 +150,7 @@ def _blue_green(state: AppState, live: Release, target: Target, timeout_s: float
     return [
         Install(new.name, new.values),
         WaitReady(new.name, timeout_s),
-        SetWeights(state.route, ((live.name, 0), (new.name, 100))),
+        _first_move(state, ((live.name, 0), (new.name, 100))),
         Delete(live.name),
         SetWeights(state.route, ((new.name, 100),)),
     ]
@@ -159,7 +169,7 @@ def _canary(state: AppState, live: Release, target: Target, canary: _Canary, tim
     return [
         Install(new.name, small),
         WaitReady(new.name, timeout_s),
-        SetWeights(state.route, ((live.name, 100 - canary.weight), (new.name, canary.weight))),
+        _first_move(state, ((live.name, 100 - canary.weight), (new.name, canary.weight))),
         Pause(canary.pause_s),
         Scale(new.name, target.replicas),
         WaitReady(new.name, timeout_s),
@@ -179,6 +189,11 @@ def _live(state: AppState, strategy: str) -> Release:
         names = ", ".join(r.name for r in state.releases)
         raise PlanError(f"{strategy}: two releases are deployed ({names}); abort the last plan first")
     return state.releases[0]
+
+
+def _first_move(state: AppState, weights: Weights) -> SetWeights:
+    """A patch of the route, or (no route known yet) the step that creates it."""
+    return SetWeights(state.route, weights) if state.weights else EnsureRoute(state.route, weights)
 
 
 def _new_release(live: Release, target: Target) -> Release:

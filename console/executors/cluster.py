@@ -10,6 +10,10 @@ tail of its stderr; helm or kubectl missing from PATH is ``ToolMissing``. Only
 read-only waits (``kubectl rollout status``) are cut short by an abort; helm commands
 always run to their end (see ``console.executors``).
 
+The route's chart (``route_chart_dir``) defaults to the directory ``whoami-route`` next
+to the app's chart (``./whoami/`` → ``./whoami-route/``, ``helm/whoami`` →
+``helm/whoami-route``): the repository keeps them side by side under ``helm/``.
+
 The command runner is injectable (``run``): the default starts a subprocess and polls
 it, so the tests drive the real code path through fake ``helm``/``kubectl`` scripts on
 PATH, and other callers can swap in anything with the same signature.
@@ -32,6 +36,7 @@ from console.executors import CommandFailed, LogLine, ToolMissing
 from console.executors.commands import CommandConfig, RouteKind, commands, comment, shell_line
 from console.plans import Pause, Step, WaitReady
 
+ROUTE_CHART = "whoami-route"
 STDERR_TAIL_LINES = 5
 OUTPUT_LOG_LINES = 20
 _POLL_S = 0.1
@@ -66,19 +71,30 @@ def run_command(argv: Sequence[str], *, cancel: threading.Event | None) -> Compl
                 return Completed(proc.returncode, out, err, cancelled=True)
 
 
+def sibling_chart(chart: str, name: str) -> str:
+    """The directory ``name`` next to the chart directory ``chart``, spelt the same way."""
+    trimmed = chart.rstrip("/" + os.sep)
+    parent = os.path.dirname(trimmed) or "."
+    sibling = os.path.join(parent, name)
+    return sibling + "/" if trimmed != chart else sibling
+
+
 class ClusterExecutor:
     def __init__(
         self,
         chart_dir: str | os.PathLike[str] = "./whoami/",
         *,
         namespace: str | None = None,
+        route_chart_dir: str | os.PathLike[str] | None = None,
         route_kind: RouteKind = "httproute",
         service_port: int = 80,
         dry_run: bool = False,
         run: CommandRunner = run_command,
         out: TextIO | None = None,
     ) -> None:
-        self.config = CommandConfig(os.fspath(chart_dir), namespace, route_kind, service_port)
+        chart = os.fspath(chart_dir)
+        route_chart = sibling_chart(chart, ROUTE_CHART) if route_chart_dir is None else os.fspath(route_chart_dir)
+        self.config = CommandConfig(chart, namespace, route_kind, service_port, route_chart)
         self.dry_run = dry_run
         self._run = run
         self._out = out

@@ -23,10 +23,19 @@ Choices:
   replaces ``/spec/rules/0/backendRefs`` only, so the rule's matches and the
   parentRefs stay as they are (a merge patch would replace the whole ``rules`` list);
   or Traefik's ``TraefikService`` with a merge patch of ``spec.weighted.services``
-  (the whole of it). The route must exist before the first patch, with one rule, and
-  must not belong to either release: it outlives the release a blue-green removes, and a
-  later ``helm upgrade --reuse-values`` of its owner would re-render its backends over
-  the patched weights. Create it once (``kubectl apply`` of an HTTPRoute ``whoami``).
+  (the whole of it). The route must not belong to either release: it outlives the
+  release a blue-green removes, and a later ``helm upgrade --reuse-values`` of its owner
+  would re-render its backends over the patched weights. So it has its own chart and
+  release, ``whoami-route`` (``helm/whoami-route``), and ``EnsureRoute`` (the install
+  plan's route step) is ``helm upgrade --install whoami-route <route chart>
+  --reuse-values --wait`` with the route's name, kind and backends as ``--set`` values:
+  it creates the route the first time and resets its weights after that.
+  ``--reuse-values`` keeps what the operator set when installing it (gateway,
+  hostnames); the backends list given replaces the old one whole (helm merges maps, not
+  lists). The backends go as one ``--set-json`` (helm >= 3.10), the same JSON list the
+  patches send: names stay strings and ports and weights integers, with no ``--set``
+  typing rules to dodge (``--set-string`` for the names and ``--set`` for the numbers
+  of one list would do too, but reads worse and is one list split over 3n flags).
 - ``namespace`` ``None`` adds no flag: the kube context's namespace, as the seed.
 """
 
@@ -38,10 +47,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from console.plans import Delete, Install, Pause, Scale, SetWeights, Step, Upgrade, Values, WaitReady, Weights
+from console.plans import (
+    Delete,
+    EnsureRoute,
+    Install,
+    Pause,
+    Scale,
+    SetWeights,
+    Step,
+    Upgrade,
+    Values,
+    WaitReady,
+    Weights,
+)
 
 RouteKind = Literal["httproute", "traefik"]
 Argv = list[str]
+ROUTE_RELEASE = "whoami-route"  # the Helm release that owns the route
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,7 @@ class CommandConfig:
     namespace: str | None = None
     route_kind: RouteKind = "httproute"
     service_port: int = 80
+    route_chart: str = "./whoami-route/"
 
     def __post_init__(self) -> None:
         if self.route_kind not in ("httproute", "traefik"):
@@ -85,6 +108,14 @@ def _set_weights(step: SetWeights, config: CommandConfig) -> Argv:
     return route_patch(step.route, step.weights, config)
 
 
+def _ensure_route(step: EnsureRoute, config: CommandConfig) -> Argv:
+    return _helm(
+        config, "upgrade", "--install", ROUTE_RELEASE, config.route_chart, "--reuse-values", "--wait",
+        "--set-string", f"name={step.route}", "--set", f"kind={config.route_kind}",
+        "--set-json", f"backends={_json(route_backends(step.weights, config))}",
+    )  # fmt: skip
+
+
 def _delete(step: Delete, config: CommandConfig) -> Argv:
     return _helm(config, "uninstall", step.release, "--wait")
 
@@ -95,12 +126,18 @@ _COMMANDS: dict[type, Callable[[Any, CommandConfig], Argv]] = {
     Scale: _scale,
     WaitReady: _wait_ready,
     SetWeights: _set_weights,
+    EnsureRoute: _ensure_route,
     Delete: _delete,
 }
 
 
+def route_backends(weights: Weights, config: CommandConfig) -> list[dict[str, object]]:
+    """The route's backends as the chart's values and the patches spell them."""
+    return [{"name": name, "port": config.service_port, "weight": weight} for name, weight in weights]
+
+
 def route_patch(route: str, weights: Weights, config: CommandConfig) -> Argv:
-    backends = [{"name": name, "port": config.service_port, "weight": weight} for name, weight in weights]
+    backends = route_backends(weights, config)
     if config.route_kind == "traefik":
         patch: object = {"spec": {"weighted": {"services": backends}}}
         return _kubectl(config, "patch", "traefikservice", route, "--type", "merge", "-p", _json(patch))

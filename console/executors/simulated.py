@@ -8,7 +8,9 @@ immutable selector labels), with pods labelled for the lights (``app=whoami``,
 ``Recreate()`` or the chart's ``RollingUpdate(maxSurge=1, maxUnavailable=0)``, and
 ``minReadySeconds`` is the chart's 2 s, so a rollout is slow enough to follow on the
 LEDs. The route is the cluster's weighted route of that name, between the releases'
-Services.
+Services. As on a cluster, it belongs to no release: ``EnsureRoute`` creates it (or sets
+its weights), ``SetWeights`` only changes an existing one — a missing route is refused,
+as ``kubectl patch`` refuses it — and ``Delete`` leaves it alone.
 
 Like helm, the executor remembers each release's values, so an ``Upgrade`` with
 ``reuse_values`` changes only what it sets. It is the only writer of the demo app's
@@ -33,6 +35,7 @@ from console.executors import ClusterRefused, LogLine, StepTimeout
 from console.plans import (
     CHART_DEFAULTS,
     Delete,
+    EnsureRoute,
     Install,
     Scale,
     SetWeights,
@@ -103,9 +106,8 @@ class SimulatedExecutor:
                 self._apply(step.release, step.values.over(base), log)
             elif isinstance(step, Scale):
                 self._scale(step, log)
-            elif isinstance(step, SetWeights):
-                self.cluster.set_route(step.route, dict(step.weights), namespace=self.namespace)
-                log(f"route {step.route}: " + ", ".join(f"{name}={weight}" for name, weight in step.weights))
+            elif isinstance(step, SetWeights):  # EnsureRoute too (a subclass)
+                self._set_weights(step, log)
             elif isinstance(step, WaitReady):
                 self._wait_ready(step, log, cancel)
             elif isinstance(step, Delete):
@@ -147,6 +149,12 @@ class SimulatedExecutor:
         self.cluster.scale(step.release, step.replicas, namespace=self.namespace)
         self.releases[step.release] = Values(values.color, values.version, values.strategy, step.replicas)
         log(f"deployment {step.release} scaled to {step.replicas}")
+
+    def _set_weights(self, step: SetWeights, log: LogLine) -> None:
+        if not isinstance(step, EnsureRoute):
+            self.cluster.route_stats(step.route, namespace=self.namespace)  # UnknownName if there is none
+        self.cluster.set_route(step.route, dict(step.weights), namespace=self.namespace)
+        log(f"route {step.route}: " + ", ".join(f"{name}={weight}" for name, weight in step.weights))
 
     def _wait_ready(self, step: WaitReady, log: LogLine, cancel: threading.Event) -> None:
         lines: list[str] = []

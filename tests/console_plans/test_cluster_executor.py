@@ -20,7 +20,7 @@ import pytest
 
 from console.executors.cluster import ClusterExecutor
 from console.executors.commands import CommandConfig, commands
-from console.plans import AppState, Plan, Release, StrategyName, Target, Upgrade, Values
+from console.plans import AppState, EnsureRoute, Plan, Release, StrategyName, Target, Upgrade, Values
 from console.running import Log, Paused, RunEvent, StepFailed, StepStarted
 from console.strategies import build_plan
 from tests.console_plans.conftest import V2, WAIT_S, Recorder, abort_once, make_runner
@@ -62,6 +62,13 @@ CASES = [
         "canary",
         Target("2.2.0", "a81399", 4),
         options=(("pause_s", 30.0), ("canary_weight", 10)),
+        executor=(("route_kind", "traefik"), ("namespace", "demo"), ("chart_dir", "helm/whoami")),
+    ),
+    Case(
+        "install-traefik-namespace",
+        "install",
+        Target("1.0.0", "ffff00", 2),
+        start=AppState(),
         executor=(("route_kind", "traefik"), ("namespace", "demo"), ("chart_dir", "helm/whoami")),
     ),
     Case("abort-canary", "canary", V2, abort_when=lambda e: isinstance(e, Paused)),
@@ -114,6 +121,24 @@ def test_values_helm_would_read_as_numbers_are_sent_as_strings() -> None:
         ["helm", "upgrade", "whoami", "--reuse-values", "--set-string", "color=001122",
          "--set-string", "version=10", "--set", "replicaCount=2", "./whoami/"],
     ]  # fmt: skip
+
+
+def test_the_route_chart_sits_next_to_the_apps_chart_unless_given() -> None:
+    step = EnsureRoute("whoami", (("whoami", 95), ("whoamiv2", 5)))
+    charts = {
+        "./whoami/": "./whoami-route/",
+        "./helm/whoami/": "./helm/whoami-route/",
+        "/srv/charts/whoami": "/srv/charts/whoami-route",
+    }
+    for chart, route_chart in charts.items():
+        (argv,) = ClusterExecutor(chart, dry_run=True).commands(step)
+        assert argv[:5] == ["helm", "upgrade", "--install", "whoami-route", route_chart]
+    (argv,) = ClusterExecutor(route_chart_dir=Path("/opt/route"), service_port=8080).commands(step)
+    assert argv[4] == "/opt/route"
+    assert argv[-2:] == [
+        "--set-json",
+        'backends=[{"name":"whoami","port":8080,"weight":95},{"name":"whoamiv2","port":8080,"weight":5}]',
+    ]
 
 
 # --- Against fake helm and kubectl ------------------------------------------------------

@@ -8,6 +8,7 @@ from console.plans import (
     CHART_DEFAULTS,
     AppState,
     Delete,
+    EnsureRoute,
     Install,
     Pause,
     Plan,
@@ -83,6 +84,9 @@ def test_state_follows_each_kind_of_step() -> None:
     state = state.after(Delete("whoami"))
     assert [r.name for r in state.releases] == ["whoamiv2"]
     assert state.settled
+    ensured = state.after(EnsureRoute("whoami", (("whoamiv2", 100),)))
+    assert ensured == state.after(SetWeights("whoami", (("whoamiv2", 100),)))
+    assert EnsureRoute("whoami", (("whoamiv2", 100),)) != SetWeights("whoami", (("whoamiv2", 100),))
 
 
 @pytest.mark.parametrize(
@@ -117,6 +121,11 @@ def test_live_release_is_the_heaviest_weighted_else_the_oldest() -> None:
         lambda: SetWeights("whoami", (("whoami", 1.5),)),  # type: ignore[arg-type]
         lambda: Pause(-1),
         lambda: Scale("whoami", -2),
+        lambda: EnsureRoute("whoami", ()),
+        lambda: EnsureRoute("whoami", (("whoami", -5),)),
+        lambda: EnsureRoute("Whoami", (("whoami", 100),)),
+        lambda: EnsureRoute("whoami,kind=x", (("whoami", 100),)),
+        lambda: EnsureRoute("whoami", (("a,b=c", 100),)),
     ],
 )
 def test_invalid_steps_are_refused(make: object) -> None:
@@ -134,6 +143,7 @@ def test_descriptions_read_like_a_step_log() -> None:
         Pause(30),
         Pause(None),
         Delete("whoami"),
+        EnsureRoute("whoami", (("whoami", 100),)),
     ]
     plan = Plan("canary", tuple(steps), AppState())
     assert plan.describe() == [
@@ -145,6 +155,9 @@ def test_descriptions_read_like_a_step_log() -> None:
         "6. pause 30 s (promote to go on now)",
         "7. pause until promoted",
         "8. remove release whoami and its pods",
+        "9. route whoami: traffic whoami 100 (creating the route if it is missing)",
     ]
     kinds = [step_kind(s) for s in steps]
-    assert kinds == ["install", "upgrade", "scale", "set-weights", "wait-ready", "pause", "pause", "delete"]
+    assert kinds == [
+        "install", "upgrade", "scale", "set-weights", "wait-ready", "pause", "pause", "delete", "ensure-route"
+    ]  # fmt: skip

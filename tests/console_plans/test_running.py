@@ -231,3 +231,19 @@ def test_every_event_turns_into_json_for_the_browser() -> None:
     assert encoded[-1]["state"]["live"] == "whoami" and encoded[-1]["state"]["weights"] == [["whoami", 100]]
     assert encoded[0]["plan"]["strategy"] == "canary" and len(encoded[0]["plan"]["steps"]) == 9
     assert {"type": "weights-set", "route": "whoami", "weights": [["whoami", 95], ["whoamiv2", 5]]} in encoded
+
+
+def test_an_install_ensures_the_route_and_reports_its_weights_like_any_weights_step() -> None:
+    runner, recorder = make_runner(ScriptedExecutor())
+    runner.start(build_plan("install", AppState(), Target("1.0.0", "ffff00", 3)))
+    assert runner.wait(WAIT_S) and recorder.finished().ok
+    encoded = [json.loads(json.dumps(event_json(e))) for e in recorder.events]
+    (started,) = [e for e in encoded if e["type"] == "step-started" and e["index"] == 2]
+    assert started["step"] == {
+        "kind": "ensure-route",
+        "text": "route whoami: traffic whoami 100 (creating the route if it is missing)",
+        "route": "whoami",
+        "weights": [["whoami", 100]],
+    }
+    assert recorder.of(WeightsSet) == [WeightsSet("whoami", (("whoami", 100),))]
+    assert runner.state == START

@@ -8,7 +8,7 @@ import pytest
 
 from console.executors import ClusterRefused, StepTimeout
 from console.executors.simulated import SimulatedExecutor, pod_labels, rollout_line
-from console.plans import Delete, Install, Pause, Scale, SetWeights, Step, Upgrade, Values, WaitReady
+from console.plans import Delete, EnsureRoute, Install, Pause, Scale, SetWeights, Step, Upgrade, Values, WaitReady
 from console.strategies import build_plan
 from sim.clock import RealClock
 from sim.cluster import Cluster
@@ -87,7 +87,12 @@ def test_the_wait_logs_progress_like_kubectl_rollout_status(executor: SimulatedE
         ((Scale("whoami", 2),), ClusterRefused, "release whoami: not found"),
         ((Delete("whoami"),), ClusterRefused, "release whoami: not found"),
         ((WaitReady("whoami"),), ClusterRefused, 'deployments.apps "whoami" not found'),
-        ((SetWeights("whoami", (("nope", 100),)),), ClusterRefused, 'services "nope" not found'),
+        ((EnsureRoute("whoami", (("nope", 100),)),), ClusterRefused, 'services "nope" not found'),
+        (
+            (Install("whoami", V1_VALUES), SetWeights("whoami", (("whoami", 100),))),
+            ClusterRefused,
+            'route "whoami" not found',
+        ),  # a patch needs the route: only EnsureRoute creates it
         ((Pause(3),), ClusterRefused, "pauses are the runner's"),
         ((Install("whoami", V1_VALUES), WaitReady("whoami", timeout_s=0.5)), StepTimeout, "not ready after 0.5 s"),
     ],
@@ -97,6 +102,17 @@ def test_refusals_and_timeouts_are_executor_errors(
 ) -> None:
     with pytest.raises(error, match=message):
         run(executor, *steps)
+
+
+def test_the_route_is_created_once_patched_later_and_outlives_the_releases(executor: SimulatedExecutor) -> None:
+    lines = run(executor, Install("whoami", V1_VALUES), WaitReady("whoami"), EnsureRoute("whoami", (("whoami", 100),)))
+    assert lines[-1] == "route whoami: whoami=100"
+    run(executor, Install("whoamiv2", V1_VALUES), WaitReady("whoamiv2"))
+    run(executor, SetWeights("whoami", (("whoami", 0), ("whoamiv2", 100))), Delete("whoami"))
+    hits = [executor.cluster.route_request("whoami") for _ in range(10)]
+    assert {hit.service if hit else None for hit in hits} == {"whoamiv2"}
+    run(executor, EnsureRoute("whoami", (("whoamiv2", 100),)))  # again: an update, not an error
+    assert executor.cluster.route_stats("whoami").requests == 10
 
 
 def test_delete_waits_until_the_pods_are_gone_and_cancel_cuts_waits_short(executor: SimulatedExecutor) -> None:

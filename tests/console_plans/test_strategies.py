@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from console.plans import (
     AppState,
     Delete,
+    EnsureRoute,
     Install,
     Pause,
     PlanError,
@@ -33,10 +34,39 @@ def kinds(steps: tuple[Step, ...]) -> list[str]:
     return [type(s).__name__ for s in steps]
 
 
-def test_install_from_nothing() -> None:
+def test_install_from_nothing_creates_the_route_once_the_release_is_ready() -> None:
     plan = build_plan("install", AppState(), Target("1.0.0", "FFFF00", 3))
-    assert plan.steps == (Install("whoami", V1), WaitReady("whoami"), SetWeights("whoami", (("whoami", 100),)))
+    assert plan.steps == (Install("whoami", V1), WaitReady("whoami"), EnsureRoute("whoami", (("whoami", 100),)))
     assert plan.end_state() == START
+
+
+def test_abort_of_an_install_removes_the_release_and_never_the_route() -> None:
+    plan = build_plan("install", AppState(), Target("1.0.0", "FFFF00", 3))
+    for done in range(len(plan.steps) + 1):
+        state = AppState()
+        for step in plan.steps[:done]:
+            state = state.after(step)
+        abort = build_abort(plan, state)
+        assert abort.steps == ((Delete("whoami"),) if done else ())
+        assert abort.end_state().weights == state.weights  # the route keeps what it had
+    # the next install after an aborted one repoints the route it left
+    again = build_plan("install", build_abort(plan, plan.end_state()).end_state(), Target("2.0.0", "00ff00", 2))
+    assert again.steps[-1] == EnsureRoute("whoami", (("whoami", 100),))
+
+
+@pytest.mark.parametrize("strategy", ["blue-green", "canary"])
+def test_without_a_known_route_the_first_traffic_move_creates_it(strategy: StrategyName) -> None:
+    no_route = AppState(START.releases)  # an install that failed before its route step
+    plan = build_plan(strategy, no_route, V2)
+    moves = [s for s in plan.steps if isinstance(s, SetWeights)]
+    assert type(moves[0]) is EnsureRoute and all(type(m) is SetWeights for m in moves[1:])
+    with_route = build_plan(strategy, START, V2)
+    assert all(type(s) is SetWeights for s in with_route.steps if isinstance(s, SetWeights))
+    # aborting after the move: traffic back by ensuring the route too (the create may have failed)
+    state = no_route
+    for step in plan.steps[: plan.steps.index(moves[0]) + 1]:
+        state = state.after(step)
+    assert build_abort(plan, state).steps == (EnsureRoute("whoami", (("whoami", 100),)), Delete("whoamiv2"))
 
 
 def test_scale_rolling_and_recreate_change_the_live_release_in_place() -> None:
