@@ -14,59 +14,29 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import NoReturn, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
+from bus.arguments import UsageParser, number, validated
 from bus.captures import DEFAULT_INTERVAL, Capture, CaptureError, CaptureWriter, load_capture
 from bus.connection import BrokerUnavailable
 from bus.messages import utc_timestamp
 from bus.recording import Recorder, validate_topic_filter
 from bus.replaying import ReplayOptions, ReplayStats, replay_to_broker
-from bus.topics import TopicError, validate_prefix
+from bus.topics import validate_prefix
 from bus.urls import BrokerUrl, BrokerUrlError, resolve_broker_url
 
 log = logging.getLogger("bus")
 T = TypeVar("T")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (the usage is one ``--help`` away)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _number(minimum: float, *, strict: bool, kind: type[float] | type[int] = float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
-        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum:g}: {text!r}")
-        return value
-
-    return parse
-
-
-def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        try:
-            return check(text)
-        except TopicError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m bus", description="Record and replay Shine a Light bus traffic (MQTT).")
+    parser = UsageParser(prog="python -m bus", description="Record and replay Shine a Light bus traffic (MQTT).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="{record,replay}")
     _add_record(commands.add_parser("record", help="capture what flows into a JSON lines file",
                                     description="Capture bus messages into a JSON lines file (one flushed line each)."))
@@ -83,12 +53,12 @@ def _add_common(sub: argparse.ArgumentParser) -> None:
 def _add_record(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--out", required=True, help="capture file to write ('-' for stdout)")
     sub.add_argument("--force", action="store_true", help="overwrite an existing capture file")
-    sub.add_argument("--topic", action="append", type=_checked(validate_topic_filter), metavar="FILTER",
+    sub.add_argument("--topic", action="append", type=validated(validate_topic_filter), metavar="FILTER",
                      help="topic filter to record (repeatable; default: '<prefix>nodes/#')")
-    sub.add_argument("--topic-prefix", default="", type=_checked(validate_prefix), metavar="P",
+    sub.add_argument("--topic-prefix", default="", type=validated(validate_prefix), metavar="P",
                      help="the bus's topic prefix, for the default filter")
-    sub.add_argument("--duration", type=_number(0, strict=True), metavar="S", help="stop after S seconds")
-    sub.add_argument("--count", type=_number(1, strict=False, kind=int), metavar="N", help="stop after N messages")
+    sub.add_argument("--duration", type=number(0, strict=True), metavar="S", help="stop after S seconds")
+    sub.add_argument("--count", type=number(1, strict=False, kind=int), metavar="N", help="stop after N messages")
     sub.add_argument("--mqtt311", action="store_true",
                      help="use MQTT 3.1.1 (brokers without MQTT 5); live messages then lose their retain flag")
     _add_common(sub)
@@ -97,21 +67,21 @@ def _add_record(sub: argparse.ArgumentParser) -> None:
 def _add_replay(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("file", help="capture file: JSON lines (python -m bus record) or `mosquitto_sub -v` text")
     pace = sub.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=_number(0, strict=False), default=1.0, metavar="X",
+    pace.add_argument("--speed", type=number(0, strict=False), default=1.0, metavar="X",
                       help="time scale: 10 = ten times faster, 0 = no waiting (default: %(default)s)")
     pace.add_argument("--as-fast-as-possible", dest="speed", action="store_const", const=0.0,
                       help="publish without waiting (same as --speed 0)")
     sub.add_argument("--loop", action="store_true", help="replay forever (each pass with a fresh epoch)")
-    sub.add_argument("--passes", type=_number(1, strict=False, kind=int), metavar="N",
+    sub.add_argument("--passes", type=number(1, strict=False, kind=int), metavar="N",
                      help="with --loop: stop after N passes")
-    sub.add_argument("--loop-gap", type=_number(0, strict=False), default=1.0, metavar="S",
+    sub.add_argument("--loop-gap", type=number(0, strict=False), default=1.0, metavar="S",
                      help="seconds between passes (default: %(default)s)")
-    sub.add_argument("--interval", type=_number(0, strict=False), default=DEFAULT_INTERVAL, metavar="S",
+    sub.add_argument("--interval", type=number(0, strict=False), default=DEFAULT_INTERVAL, metavar="S",
                      help="seconds between lines of a mosquitto_sub text capture (default: %(default)s)")
-    sub.add_argument("--topic-prefix", default="", type=_checked(validate_prefix), metavar="P",
+    sub.add_argument("--topic-prefix", default="", type=validated(validate_prefix), metavar="P",
                      help="prepend this prefix (ending in '/') to every topic")
     sub.add_argument("--no-retain", dest="retain", action="store_false", help="publish nothing retained")
-    sub.add_argument("--connect-timeout", type=_number(0, strict=True), default=30.0, metavar="S",
+    sub.add_argument("--connect-timeout", type=number(0, strict=True), default=30.0, metavar="S",
                      help="give up if the broker is not reachable within S seconds (default: %(default)s)")
     _add_common(sub)
 

@@ -14,23 +14,15 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from types import FrameType
-from typing import NoReturn
 
-from bus.topics import TopicError, Topics, validate_agent_id, validate_node, validate_prefix
+from bus.arguments import UsageParser, validated
+from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
 from bus.urls import BrokerUrlError, resolve_broker_url
 from led_agent.agent import DEFAULT_BRIGHTNESS, DEFAULT_LEDS, Agent, AgentConfig, default_agent_id
 from led_agent.backends import DEVICE_NAMES, DeviceError, DeviceOptionError, check_options, open_device
 
 log = logging.getLogger("led_agent")
-
-
-class UsageParser(argparse.ArgumentParser):
-    """Usage errors in one line (plus a pointer to --help), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,18 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     add("--publish-frames", action="store_true", help="publish what is shown, retained, to agents/<id>/frame")
     add("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
-
-
-def validated(check: Callable[[str], str]) -> Callable[[str], str]:
-    """An argparse ``type`` from one of bus.topics' validators."""
-
-    def parse(text: str) -> str:
-        try:
-            return check(text)
-        except TopicError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-
-    return parse
 
 
 def leds_value(text: str) -> int:

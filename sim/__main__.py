@@ -12,10 +12,10 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from bus.arguments import UsageParser, positive
 from sim.apiserver import ApiServer
 from sim.clock import RealClock
 from sim.cluster import Cluster
@@ -25,24 +25,11 @@ from sim.kubeconfig import write_kubeconfig
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
-    def parse(text: str) -> float | int:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sim", description="The simulated Kubernetes cluster.")
+    parser = UsageParser(prog="python -m sim", description="The simulated Kubernetes cluster.")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="broker, simulated cluster, watchers, console and terminal LEDs")
-    demo.add_argument("--nodes", type=_positive(int), default=3, help="simulated nodes (default: %(default)s)")
+    demo.add_argument("--nodes", type=positive(int), default=3, help="simulated nodes (default: %(default)s)")
     demo.add_argument("--broker", help="use this broker (mqtt://host:port) instead of starting one")
     demo.add_argument("--embedded-broker", action="store_true",
                       help="start the embedded broker even where Mosquitto is installed (as on a bare machine)")
@@ -50,15 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--console-host", default="127.0.0.1", help="console address (default: %(default)s)")
     demo.add_argument("--console-port", type=int, default=8080, help="console port (default: %(default)s)")
     demo.add_argument("--scenario", choices=["tour"], help="run the guided tour of every strategy")
-    demo.add_argument("--speed", type=_positive(float), default=1.0, help="time factor for every timing")
+    demo.add_argument("--speed", type=positive(float), default=1.0, help="time factor for every timing")
     demo.add_argument("--headless", action="store_true", help="no terminal view (for scripts and CI)")
-    demo.add_argument("--duration", type=_positive(float), help="exit after this many seconds")
-    demo.add_argument("--leds", type=_positive(int), default=8, help="LEDs per node in the terminal view")
+    demo.add_argument("--duration", type=positive(float), help="exit after this many seconds")
+    demo.add_argument("--leds", type=positive(int), default=8, help="LEDs per node in the terminal view")
     demo.add_argument("--seed", type=int, default=0, help="seed of the simulation (pod names, startup times)")
     demo.add_argument("--replay", type=Path, help="instead: loop this captured stream through the terminal view")
     demo.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve = commands.add_parser("serve", help="only the simulated cluster's API endpoint, with a kubeconfig")
-    serve.add_argument("--nodes", type=_positive(int), default=3)
+    serve.add_argument("--nodes", type=positive(int), default=3)
     serve.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
     serve.add_argument("--kubeconfig", type=Path, default=Path("sim.kubeconfig"), help="where to write it")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -9,6 +9,7 @@ import sys
 import threading
 from types import FrameType
 
+from bus.arguments import UsageParser, positive
 from bus.topics import TopicError, Topics, validate_node
 from bus.urls import BrokerUrlError, resolve_broker_url
 from watcher.kube import KubeError, PodApi, Timeouts, load_configuration
@@ -18,7 +19,7 @@ log = logging.getLogger("watcher")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = UsageParser(
         prog="python -m watcher",
         description="Watch the pods of a Kubernetes node and publish them as LED events over MQTT.",
     )
@@ -33,23 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--topic-prefix", default="", help="prefix for all topics, e.g. 'shinealight/'")
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
     parser.add_argument("--context", help="kubeconfig context")
-    parser.add_argument("--snapshot-interval", type=_positive, default=0.2, help="min seconds between snapshots")
-    parser.add_argument("--min-watch-timeout", type=_positive, default=300.0,
+    parser.add_argument("--snapshot-interval", type=positive(), default=0.2, help="min seconds between snapshots")
+    parser.add_argument("--min-watch-timeout", type=positive(), default=300.0,
                         help="server-side watch timeout, jittered up to twice this (default: %(default)s s)")
-    parser.add_argument("--watch-read-timeout", type=_positive, default=120.0,
+    parser.add_argument("--watch-read-timeout", type=positive(), default=120.0,
                         help="client read timeout on watches; keep it above the bookmark interval (~60 s)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return parser
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
 
 
 def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> WatcherConfig:

@@ -17,6 +17,7 @@ import sys
 import threading
 from types import FrameType
 
+from bus.arguments import UsageParser, validated
 from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
 from bus.urls import BrokerUrlError, resolve_broker_url
 from devices.wled_bridge.wled import (
@@ -30,7 +31,7 @@ from devices.wled_bridge.wled import (
 )
 from led_agent.agent import Agent, AgentConfig, default_agent_id
 from led_agent.backends import DeviceError
-from led_agent.cli import UsageParser, brightness_value, leds_value, validated
+from led_agent.cli import brightness_value, leds_value
 
 log = logging.getLogger("devices.wled_bridge")
 
