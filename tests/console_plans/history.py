@@ -1,51 +1,13 @@
-"""The pod store's write history replayed, and the rolling-update bounds written from the docs.
-
-Invariants are checked after every single store write, so they hold for every state a
-watcher (and so every LED) could show, not only between two cluster steps.
-"""
+"""Readings of the demo app's pods for the strategy tests; the history replay is shared
+(``tests/store_history.py``)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
-
 from sim.lifecycle import is_terminating
 from sim.pods import is_ready
-from sim.podstore import EventType, PodStore, WatchEvent
+from tests.store_history import Mark, Pod, replay, rolling_bounds, version
 
-Pod = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Mark:
-    """The store at one moment: where a replay starts, with the pods that exist then."""
-
-    version: int
-    pods: tuple[Pod, ...]
-
-    @classmethod
-    def of(cls, store: PodStore) -> Mark:
-        pods, version = store.select()
-        return cls(version, tuple(pods))
-
-
-def replay(store: PodStore, since: Mark) -> Iterator[tuple[WatchEvent, Mapping[str, Pod]]]:
-    """Every write after ``since`` with the pods that exist right after it, by name."""
-    events, _ = store.events_since(since.version)
-    pods = {str(p["metadata"]["name"]): p for p in since.pods}
-    for event in events:
-        name = str(event.object["metadata"]["name"])
-        if event.type == EventType.DELETED:
-            pods.pop(name, None)
-        else:
-            pods[name] = event.object
-        yield event, pods
-
-
-def version(pod: Pod) -> str:
-    return str(pod["metadata"]["labels"]["version"])
+__all__ = ["Mark", "Pod", "release", "replay", "rolling_bounds", "state", "version"]
 
 
 def release(pod: Pod) -> str:
@@ -56,19 +18,3 @@ def state(pod: Pod) -> str:
     if is_terminating(pod):
         return "terminating"
     return "ready" if is_ready(pod) else "pending"
-
-
-def rolling_bounds(replicas: int, max_surge: int | str, max_unavailable: int | str) -> tuple[int, int]:
-    """(most pods not terminating, fewest ready pods) during a rolling update, from the
-    Kubernetes documentation: surge rounds up, unavailable rounds down, both 0 → 1 unavailable."""
-
-    def resolve(value: int | str, round_up: bool) -> int:
-        if isinstance(value, int):
-            return value
-        exact = float(value.rstrip("%")) * replicas / 100
-        return math.ceil(exact) if round_up else math.floor(exact)
-
-    surge, unavailable = resolve(max_surge, True), resolve(max_unavailable, False)
-    if surge == 0 and unavailable == 0:
-        unavailable = 1
-    return replicas + surge, replicas - min(unavailable, replicas)

@@ -15,7 +15,7 @@ from sim.cluster import Cluster
 from sim.lifecycle import Timings
 from sim.podstore import EventType
 from sim.rollout import Recreate, RollingUpdate
-from tests.sim_cluster.history import V1, V2, Mark, bounds_by_rule, replay, settle, state, version
+from tests.sim_cluster.history import V1, V2, Mark, replay, rolling_bounds, settle, state, version
 
 SURGES: list[int | str] = [0, 1, 2, 5, "0%", "10%", "25%", "50%", "100%"]
 UNAVAILABLES: list[int | str] = [0, 1, 3, "0%", "10%", "25%", "50%", "100%"]
@@ -33,7 +33,7 @@ def roll(cluster: Cluster, *, replicas: int, strategy: RollingUpdate | Recreate)
 
 
 def check_rolling(cluster: Cluster, since: Mark, *, replicas: int, strategy: RollingUpdate) -> int:
-    most, fewest_ready = bounds_by_rule(replicas, strategy.max_surge, strategy.max_unavailable)
+    most, fewest_ready = rolling_bounds(replicas, strategy.max_surge, strategy.max_unavailable)
     checked = 0
     for event, pods in replay(cluster.store, since):
         live = [p for p in pods.values() if state(p) != "terminating"]
