@@ -80,16 +80,18 @@ function render(node, now) {
   const wanted = node.slots.map((slot) => (slot === null ? { ...live.next().value, ghost: false } : { ...slot, ghost: true }));
   // One element per pod (and per ghost), moved only when its place changes: a reused
   // element would carry another pod's colour transition, a re-inserted one restarts its animation.
+  // Stale elements go first: removed while still in place, they would shift every light
+  // after them and turn one change into a move of the whole row.
+  const ids = wanted.map((want) => (want.ghost ? "ghost:" : "") + want.key);
+  const keep = new Set(ids);
+  [...box.children].forEach((el) => { if (!keep.has(el.dataset.id)) el.remove(); });
   const existing = new Map([...box.children].map((el) => [el.dataset.id, el]));
   wanted.forEach((want, i) => {
-    const id = (want.ghost ? "ghost:" : "") + want.key;
-    const el = existing.get(id) || document.createElement("span");
-    existing.delete(id);
-    el.dataset.id = id;
+    const el = existing.get(ids[i]) || document.createElement("span");
+    el.dataset.id = ids[i];
     paint(el, node.name, want);
     if (box.children[i] !== el) box.insertBefore(el, box.children[i] || null);
   });
-  existing.forEach((el) => el.remove());
   node.el.dataset.status = node.status || "unknown";
   node.el.querySelector(".status").textContent = node.status === "offline" ? "watcher offline" : (node.status || "");
 }
