@@ -3,10 +3,13 @@
 Pure-ish: no paho, no HTTP; one lock, because paho's network thread feeds it
 (:meth:`Wall.handle`) while the console's broadcaster drains it (:meth:`Wall.flush`).
 
-The subscriber contract is not re-implemented here: each node's list is a
-:class:`led_agent.ordering.NodeList`, so seq, epoch, snapshot and journal rules are
-exactly those of the LED agents, and what the wall shows for a node is what every agent
-showing that node shows.
+The subscriber contract is not re-implemented here: the intake is the LED agents' own
+:class:`led_agent.intake.NodeFeed` (an *open* one: any node under the prefix), and each
+node's list a :class:`led_agent.ordering.NodeList`, so decoding, seq, epoch, snapshot,
+journal and resync rules are exactly those of the LED agents, and what the wall shows for
+a node is what every agent showing that node shows. The wall keeps only its own
+bookkeeping (dirty and gone nodes, what was last sent), updated in the feed's
+``on_taken`` callback under the feed's lock.
 
 Coalescing: a 100-node rolling update produces hundreds of events per second; the
 browser needs a handful of repaints. So :meth:`handle` only marks nodes dirty, and
@@ -32,22 +35,22 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from bus.messages import OFFLINE, ONLINE, BadMessage, NodeSnapshot, PodEntry, PodEvent, decode_event, decode_snapshot
+from bus.messages import PodEntry
 from bus.ratelimit import RateLimitedLog
-from bus.topics import NodeTopic, TopicError, Topics
-from led_agent.ordering import NodeList, Outcome, diff
+from bus.topics import Topics
+from led_agent.intake import RESYNC_RETRY_SECONDS, FeedCounters, NodeFeed, Taken
+from led_agent.ordering import diff
+
+__all__ = ["RESYNC_RETRY_SECONDS", "Wall", "WallCounters", "light", "natural_key"]
 
 log = logging.getLogger(__name__)
 
-RESYNC_RETRY_SECONDS = 2.0
 _DIGITS = re.compile(r"(\d+)")
-DETAIL_CHARS = 200
 
 JsonDict = dict[str, Any]
 
@@ -58,23 +61,18 @@ def light(entry: PodEntry) -> JsonDict:
     return {"key": entry.key, "pod": entry.pod, "color": entry.shown_color, "state": state}
 
 
-@dataclass
-class _Node:
-    items: NodeList = field(default_factory=NodeList)
-    status: str | None = None
-    sent: dict[str, PodEntry] = field(default_factory=dict)  # the list as last flushed
-    sent_status: str | None = None
-    shown: bool = False  # flushed at least once: browsers know the node
-    resync_at: float | None = None
+@dataclass(frozen=True)
+class _Sent:
+    """A node as last flushed: browsers know it and slots refer to this list."""
+
+    entries: dict[str, PodEntry]
+    status: str | None
 
 
 @dataclass
-class WallCounters:
-    events_applied: int = 0
-    events_ignored: int = 0
-    snapshots_applied: int = 0
-    snapshots_ignored: int = 0
-    resyncs: int = 0
+class WallCounters(FeedCounters):
+    """The intake's counts, and how many flushes had something to send."""
+
     flushes: int = 0
 
 
@@ -89,128 +87,62 @@ class Wall:
         bad_log: RateLimitedLog | None = None,
     ) -> None:
         self.topics = topics or Topics()
-        self._clock = clock
-        self._nodes: dict[str, _Node] = {}
+        self._sent: dict[str, _Sent] = {}  # flushed at least once; always nodes the feed holds
         self._gone: set[str] = set()  # cleared nodes the browser still shows
         self._dirty: set[str] = set()  # nodes that took a message since the last flush
-        self._bad = bad_log or RateLimitedLog(log, clock=clock)
-        self.bad = self._bad.counts
+        bad = bad_log or RateLimitedLog(log, clock=clock)
+        self.bad = bad.counts
         self.counters = WallCounters()
-        self._lock = threading.Lock()
+        self._feed = NodeFeed(self.topics, counters=self.counters, bad_log=bad, clock=clock, on_taken=self._took)
+        self._lock = self._feed.lock
 
     # -- input (network thread) ------------------------------------------------------
 
     def handle(self, topic: str, payload: bytes) -> str | None:
         """Take one raw message; return a node to resync from its retained snapshot, if any."""
-        try:
-            parsed = self.topics.parse(topic)
-        except TopicError as e:
-            self._report(BadMessage("unexpected_topic", str(e)), topic)
-            return None
-        try:
-            with self._lock:
-                resync = self._dispatch(parsed.node, parsed.kind, payload)
-                self._dirty.add(parsed.node)
-                return resync
-        except BadMessage as e:
-            self._report(e, topic)
-            return None
+        return self._feed.handle(topic, payload)
 
-    def _dispatch(self, node: str, kind: NodeTopic, payload: bytes) -> str | None:
-        if kind is NodeTopic.PODS:
-            return self._take_event(node, decode_event(payload))
-        if kind is NodeTopic.STATE and not payload:
-            self._clear(node)
-        elif kind is NodeTopic.STATE:
-            self._take_snapshot(node, decode_snapshot(payload))
-        else:
-            self._take_status(node, payload)
-        return None
-
-    def _take_event(self, node: str, event: PodEvent) -> str | None:
-        if event.node is not None and event.node != node:
-            raise BadMessage("wrong_node", f"event for node {event.node!r} on the topic of {node!r}")
-        state = self._node(node)
-        outcome = state.items.apply_event(event)
-        if not outcome.applied:
-            self.counters.events_ignored += 1
-            return None
-        self.counters.events_applied += 1
-        return node if outcome.resync and self._resync_due(state) else None
-
-    def _take_snapshot(self, node: str, snapshot: NodeSnapshot) -> None:
-        if snapshot.node != node:
-            raise BadMessage("wrong_node", f"snapshot of node {snapshot.node!r} on the topic of {node!r}")
-        state = self._node(node)
-        state.resync_at = None
-        outcome: Outcome = state.items.apply_snapshot(snapshot)
-        if outcome.applied:
-            self.counters.snapshots_applied += 1
-        else:
-            self.counters.snapshots_ignored += 1
-
-    def _take_status(self, node: str, payload: bytes) -> None:
-        if payload not in (ONLINE, OFFLINE, b""):
-            raise BadMessage("bad_status", f"status must be online or offline, got {payload[:40]!r}")
-        status = payload.decode() or None
-        if status is None and node not in self._nodes:
-            return  # clearing the status of a node we never saw: nothing to show
-        self._node(node).status = status
-
-    def _clear(self, node: str) -> None:
-        """An empty retained snapshot: the node left the cluster."""
-        if self._nodes.pop(node, None) is not None:
+    def _took(self, taken: Taken) -> None:
+        """The wall's part of a message, under the feed's lock: dirty, gone and sent books."""
+        node = taken.node
+        if taken.cleared:
             log.info("node %s left the cluster (retained snapshot cleared)", node)
+            self._sent.pop(node, None)
             self._gone.add(node)
-
-    def _node(self, node: str) -> _Node:
-        self._gone.discard(node)
-        return self._nodes.setdefault(node, _Node())
-
-    def _resync_due(self, state: _Node) -> bool:
-        """One resync in flight per node; ask again only if it has not come in time."""
-        now = self._clock()
-        if state.resync_at is not None and now - state.resync_at < RESYNC_RETRY_SECONDS:
-            return False
-        state.resync_at = now
-        self.counters.resyncs += 1
-        return True
-
-    def _report(self, error: BadMessage, topic: str) -> None:
-        with self._lock:
-            self._bad.report(error.kind, "dropped a message on %s: %s", topic, error.detail[:DETAIL_CHARS])
+        elif taken.state is not None:
+            self._gone.discard(node)
+        self._dirty.add(node)
 
     # -- output (broadcaster) ------------------------------------------------------------
 
     def view(self) -> list[JsonDict]:
         """Every node as last flushed, sorted by name: the starting point of a new browser."""
         with self._lock:
-            shown = [(name, state) for name, state in self._sorted() if state.shown]
-            return [_node_view(name, state.sent_status, state.sent) for name, state in shown]
+            shown = sorted(self._sent.items(), key=lambda item: natural_key(item[0]))
+            return [_node_view(name, sent.status, sent.entries) for name, sent in shown]
 
     def flush(self) -> list[JsonDict]:
         """One update per node changed since the last flush (with removals and their slots)."""
         with self._lock:
             updates = [{"node": name, "gone": True} for name in sorted(self._gone)]
-            dirty = sorted((name for name in self._dirty if name in self._nodes), key=natural_key)
+            nodes = self._feed.nodes
+            dirty = sorted((name for name in self._dirty if name in nodes), key=natural_key)
             self._gone.clear()
             self._dirty.clear()
             for name in dirty:
-                state = self._nodes[name]
+                state = nodes[name]
                 current = {entry.key: entry for entry in state.items.entries}
-                if state.shown and current == state.sent and state.status == state.sent_status:
+                sent = self._sent.get(name)
+                if sent is not None and current == sent.entries and state.status == sent.status:
                     continue
-                removed = diff(state.sent, current).removed
+                removed = diff(sent.entries if sent is not None else {}, current).removed
                 view = _node_view(name, state.status, current)
                 view["removed"] = [{"slot": slot, "key": key} for slot, key in removed]
                 updates.append(view)
-                state.sent, state.sent_status, state.shown = current, state.status, True
+                self._sent[name] = _Sent(current, state.status)
             if updates:
                 self.counters.flushes += 1
             return updates
-
-    def _sorted(self) -> list[tuple[str, _Node]]:
-        return sorted(self._nodes.items(), key=lambda item: natural_key(item[0]))
 
 
 def _node_view(name: str, status: str | None, entries: dict[str, PodEntry]) -> JsonDict:
