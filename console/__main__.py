@@ -5,9 +5,17 @@ The wall listens to the broker; the buttons run plans with helm and kubectl
 the whoami ingress or gateway (``--traffic-url``). The simulated cluster has its own
 entry point, ``python -m sim demo``, which builds the same app around a simulation.
 
-Exit codes: 2 for bad arguments. Ctrl-C and SIGTERM stop cleanly (open event streams are
-ended, the MQTT connection closed); uvicorn then re-raises the signal, so the exit status
-is the signal's, as a supervisor expects.
+At start the console reads where the cluster is (``console.executors.discovery``: the
+releases ``whoami`` / ``whoamiv2`` and the route's weights), so its first plan fits: on a
+cluster where the seed's ``helm install whoami ./whoami/`` ran, Scale is a ``helm
+upgrade``, not an install helm would refuse. ``--dry-run`` reads nothing and starts from
+an empty cluster (it says so), so it needs neither helm nor a cluster.
+
+Exit codes: 2 for bad arguments; 1 when the cluster's state cannot be read (helm or
+kubectl missing, cluster unreachable), with one line saying which command failed.
+Ctrl-C and SIGTERM stop cleanly (open event streams are ended, the MQTT connection
+closed); uvicorn then re-raises the signal, so the exit status is the signal's, as a
+supervisor expects.
 """
 
 from __future__ import annotations
@@ -25,8 +33,11 @@ from bus.topics import TopicError, validate_prefix
 from bus.urls import DEFAULT_URL, BrokerUrlError, parse_broker_url
 from console.app import create_app
 from console.controlling import RunnerControls
+from console.executors import ExecutorError
 from console.executors.cluster import ClusterExecutor
 from console.executors.commands import RouteKind
+from console.executors.discovery import describe_found, read_cluster_state
+from console.plans import AppState
 from console.traffic import DEFAULT_RATE, MAX_RATE, HttpTraffic, check_rate
 
 log = logging.getLogger("console")
@@ -73,13 +84,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BrokerUrlError, TopicError, ValueError) as e:
         print(f"python -m console: error: {e}", file=sys.stderr)
         return 2
+    try:
+        state = starting_state(args)
+    except ExecutorError as e:
+        print(f"python -m console: error: cannot read the cluster's state: {e}", file=sys.stderr)
+        return 1
     executor = ClusterExecutor(args.chart, namespace=args.namespace, route_kind=args.route_kind,
                                dry_run=args.dry_run)  # fmt: skip
-    app = create_app(broker=broker, topic_prefix=args.topic_prefix, controls=RunnerControls(executor),
+    controls = RunnerControls(executor, state=state)
+    app = create_app(broker=broker, topic_prefix=args.topic_prefix, controls=controls,
                      traffic=traffic, traffic_rate=args.traffic_rate)  # fmt: skip
     log.info("console on http://%s:%d (broker %s)", args.host, args.port, broker.redacted())
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, timeout_graceful_shutdown=3)
     return 0
+
+
+def starting_state(args: argparse.Namespace) -> AppState:
+    """The cluster as it is now (empty for a dry run, which runs nothing); ExecutorError if unreadable."""
+    if args.dry_run:
+        log.info("dry run: starting from an empty cluster (its state is not read)")
+        return AppState()
+    state = read_cluster_state(namespace=args.namespace, route_kind=args.route_kind)
+    log.info("cluster: %s", describe_found(state))
+    return state
 
 
 if __name__ == "__main__":
