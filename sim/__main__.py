@@ -68,7 +68,8 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     running = cluster.start()
     api = ApiServer(cluster.store, port=args.port).start()
     path = write_kubeconfig(args.kubeconfig, api.url)
-    print(f"API {api.url}; kubeconfig {path} (python -m watcher --node {cluster.nodes[0]} --kubeconfig {path})")
+    print(f"API {api.url}; kubeconfig {path} (python -m watcher --node {cluster.nodes[0]} --kubeconfig {path})",
+          flush=True)
     stop.wait()
     api.stop()
     running.stop()

@@ -79,7 +79,7 @@ class Demo:
 
     options: DemoOptions
     stop: threading.Event = field(default_factory=threading.Event)
-    say: Callable[[str], None] = print
+    say: Callable[[str], None] = field(default=lambda line: print(line, flush=True))  # prompt when piped
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def run(self) -> int:

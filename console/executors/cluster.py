@@ -136,7 +136,7 @@ class ClusterExecutor:
     def _print(self, *lines: str) -> None:
         out = self._out or sys.stdout
         for line in lines:
-            print(line, file=out)
+            print(line, file=out, flush=True)
         out.flush()
 
 
