@@ -79,6 +79,7 @@ class Demo:
 
     options: DemoOptions
     stop: threading.Event = field(default_factory=threading.Event)
+    console_url: str = ""
     say: Callable[[str], None] = field(default=lambda line: print(line, flush=True))  # prompt when piped
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
@@ -141,6 +142,7 @@ class Demo:
             self.say(f"console: port {self.options.console_port} unavailable ({e}); using a free port")
             handle = serve_in_thread(app, self.options.console_host, 0)
         self._stack.callback(handle.stop)
+        self.console_url = handle.url
         self.say(f"console: {handle.url}")
 
     def _terminal(self, nodes: tuple[str, ...], url: BrokerUrl, topics: Topics) -> None:
@@ -159,8 +161,10 @@ class Demo:
 
         def tour() -> None:
             try:
-                run_tour(controls, controls.runner, say=self.say, stop=self.stop,
-                         canary_pause=8.0 / self.options.speed, settle=3.0 / self.options.speed)
+                done = run_tour(controls, controls.runner, say=self.say, stop=self.stop,
+                                canary_pause=8.0 / self.options.speed, settle=3.0 / self.options.speed)
+                if done and not self.options.headless:
+                    self.say(f"the console is yours: {self.console_url}  (Ctrl-C stops everything)")
             except Exception as e:  # a failed tour must end the demo with a reason, not hang it
                 log.exception("the tour failed")
                 failures.append(e)
