@@ -75,8 +75,12 @@ class RunningBroker:
 
 
 def _spawn(command: list[str], workdir: Path, *, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    # A session of its own: Ctrl-C in a terminal signals the whole foreground process group,
+    # and a broker that dies with it would pull the bus from under the parts still stopping.
+    # We stop it ourselves, last.
     with (workdir / "broker.log").open("ab") as log_file:  # the child keeps its own descriptor
-        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_file, cwd=cwd or workdir)
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_file, cwd=cwd or workdir,
+                                start_new_session=True)
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float, workdir: Path) -> None:

@@ -74,6 +74,7 @@ class BusConnection:
         retain_as_published: bool = False,
     ) -> None:
         self.url = url
+        self.client_id = client_id
         self.status_topic = status_topic
         self._subscriptions = list(subscriptions)
         # MQTT 5 only: keep the retain flag of messages published while we are subscribed
@@ -172,10 +173,11 @@ class BusConnection:
 
     def _handle_connect(self, client: mqtt.Client, _u: object, flags: Any, reason: Any, _p: object) -> None:
         if reason.is_failure:
-            log.warning("broker %s refused the connection: %s", self.url.redacted(), reason)
+            log.warning("%s: broker %s refused the connection: %s", self.client_id, self.url.redacted(), reason)
             return
         self.connects += 1
-        log.info("connected to %s (session present: %s)", self.url.redacted(), flags.session_present)
+        log.info("%s: connected to %s (session present: %s)", self.client_id, self.url.redacted(),
+                 flags.session_present)
         if self._subscriptions:
             client.subscribe(self._subscription_request(self._subscriptions))
         if self.status_topic:
@@ -188,12 +190,12 @@ class BusConnection:
         was_connected = self._connected.is_set()
         self._connected.clear()
         if was_connected and self._stopping:
-            log.info("disconnected from %s", self.url.redacted())
+            log.info("%s: disconnected from %s", self.client_id, self.url.redacted())
         elif was_connected:
-            log.warning("disconnected from %s: %s; reconnecting", self.url.redacted(), reason)
+            log.warning("%s: disconnected from %s: %s; reconnecting", self.client_id, self.url.redacted(), reason)
 
     def _handle_connect_fail(self, _c: mqtt.Client, _u: object) -> None:
-        log.warning("cannot reach broker %s; retrying with backoff", self.url.redacted())
+        log.warning("%s: cannot reach broker %s; retrying with backoff", self.client_id, self.url.redacted())
 
     def _handle_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         if self._on_message is None:
