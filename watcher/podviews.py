@@ -37,7 +37,8 @@ class PodView:
 
     @property
     def key(self) -> str:
-        return self.entry().key
+        """The contract's identity (``PodEntry.key``): a pod from the API always has a namespace."""
+        return self.uid or f"{self.namespace}/{self.name}"
 
     def entry(self) -> PodEntry:
         return PodEntry(pod=self.name, namespace=self.namespace, uid=self.uid or None, color=self.color,

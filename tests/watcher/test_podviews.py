@@ -52,3 +52,11 @@ def test_identity_is_the_uid() -> None:
 def test_malformed(meta: dict[str, str]) -> None:
     with pytest.raises(MalformedPod):
         view_pod({"metadata": meta}, color_label="blinktColor")
+
+
+@pytest.mark.parametrize("uid", ["u-1", ""])
+def test_key_is_the_contracts_identity(uid: str) -> None:
+    pod = raw_pod("a", namespace="ns")
+    pod["metadata"]["uid"] = uid
+    view = view_pod(pod, color_label="blinktColor")
+    assert view.key == view.entry().key == (uid or "ns/a")
