@@ -8,15 +8,10 @@ frame-publishing paths run the :class:`Agent` in-process to read its counters.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -27,9 +22,9 @@ from bus.urls import parse_broker_url
 from led_agent.agent import Agent, AgentConfig
 from led_agent.backends.null import NullDevice
 from tests.conftest import BrokerEndpoint, Probe
+from tests.json_agent import JsonAgentProcess
 from tests.led_agent.builders import event, snapshot
 
-REPO = Path(__file__).resolve().parents[2]
 LEDS = 4
 DARK = "000000"
 
@@ -38,62 +33,20 @@ def padded(*colors: str) -> list[str]:
     return [*colors] + [DARK] * (LEDS - len(colors))
 
 
-class AgentProcess:
-    """``python -m led_agent --device json`` with its stdout frames and stderr lines collected."""
+class AgentProcess(JsonAgentProcess):
+    """The agent for node ``n1`` on LEDS LEDs, with every frame it printed."""
 
     def __init__(self, endpoint: BrokerEndpoint, prefix: str, agent_id: str, *extra: str) -> None:
-        argv = [sys.executable, "-m", "led_agent", "--device", "json", "--node", "n1", "--leds", str(LEDS),
-                "--broker", endpoint.url, "--topic-prefix", prefix, "--agent-id", agent_id, *extra]
-        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.frames: list[list[str]] = []
-        self.stderr: list[str] = []
-        self._cond = threading.Condition()
-        self._readers = [threading.Thread(target=self._read_frames, daemon=True),
-                         threading.Thread(target=self._read_logs, daemon=True)]
-        for reader in self._readers:
-            reader.start()
+        super().__init__(endpoint, prefix, agent_id, nodes=["n1"], leds=LEDS, on_frame=self._take, extra=extra)
 
-    def _read_frames(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            record = json.loads(line)
-            assert record["node"] == "n1" and len(record["leds"]) == LEDS
-            with self._cond:
-                self.frames.append(record["leds"])
-                self._cond.notify_all()
-
-    def _read_logs(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            with self._cond:
-                self.stderr.append(line)
-                self._cond.notify_all()
-
-    def wait(self, predicate: Callable[[], bool], what: str, timeout: float = 10) -> None:
-        with self._cond:
-            if not self._cond.wait_for(predicate, timeout):
-                raise AssertionError(f"{what} not seen; frames {self.frames[-5:]}, log {self.stderr[-5:]}")
+    def _take(self, node: str, leds: list[str], _brightness: float) -> None:
+        assert node == "n1"
+        self.frames.append(leds)
 
     def wait_frame(self, expected: list[str], timeout: float = 10) -> None:
-        self.wait(lambda: bool(self.frames) and self.frames[-1] == expected, f"frame {expected}", timeout)
-
-    def wait_log(self, text: str) -> None:
-        self.wait(lambda: any(text in line for line in self.stderr), f"log line {text!r}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        self.proc.send_signal(sig)
-        return self.proc.wait(10)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        for reader in self._readers:
-            reader.join(5)
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        self.wait(lambda: bool(self.frames) and self.frames[-1] == expected,
+                  f"frame {expected} (last frames {self.frames[-5:]})", timeout)
 
 
 class Publisher:

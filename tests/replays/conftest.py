@@ -7,10 +7,6 @@ prefix: their persistent sessions outlive the test and must not be reused.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +22,7 @@ from bus.urls import parse_broker_url
 from led_agent.agent import Agent, AgentConfig
 from led_agent.rendering import Frame
 from tests.conftest import BrokerEndpoint
+from tests.json_agent import JsonAgentProcess as SharedJsonAgent
 
 ROOT = Path(__file__).resolve().parents[2]
 NODES = ("node-1", "node-2", "node-3")
@@ -118,46 +115,16 @@ def replay(mosquitto: BrokerEndpoint, topic_prefix: str) -> Callable[..., Replay
     return run
 
 
-class JsonAgentProcess:
-    """``python -m led_agent --device json`` for every node; frames read from its stdout."""
+class JsonAgentProcess(SharedJsonAgent):
+    """``python -m led_agent --device json`` for every node; its frames kept by a FrameRecorder."""
 
     def __init__(self, endpoint: BrokerEndpoint, prefix: str, agent_id: str) -> None:
-        nodes = [arg for node in NODES for arg in ("--node", node)]
-        argv = [sys.executable, "-m", "led_agent", "--device", "json", *nodes, "--leds", str(LEDS),
-                "--broker", endpoint.url, "--topic-prefix", prefix, "--agent-id", agent_id, "--log-level", "WARNING"]
-        self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.device = FrameRecorder()
-        self.stderr: list[str] = []
-        self._readers = [threading.Thread(target=self._read_frames, daemon=True),
-                         threading.Thread(target=self._read_logs, daemon=True)]
-        for reader in self._readers:
-            reader.start()
+        super().__init__(endpoint, prefix, agent_id, nodes=NODES, leds=LEDS, on_frame=self._take,
+                         extra=["--log-level", "WARNING"])
 
-    def _read_frames(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            record = json.loads(line)
-            assert len(record["leds"]) == LEDS, record
-            self.device.show({record["node"]: tuple(record["leds"])}, record["brightness"])
-
-    def _read_logs(self) -> None:
-        assert self.proc.stderr is not None
-        self.stderr.extend(self.proc.stderr)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        for reader in self._readers:
-            reader.join(5)
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            if pipe is not None:
-                pipe.close()
+    def _take(self, node: str, leds: list[str], brightness: float) -> None:
+        self.device.show({node: tuple(leds)}, brightness)
 
 
 @pytest.fixture
