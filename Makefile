@@ -18,7 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 DEMO_ARGS ?= --scenario tour
 
 demo: $(STAMP)
-	$(PY) -m sim demo $(DEMO_ARGS) $(ARGS)
+	$(PY) -m demo $(DEMO_ARGS) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(ARGS)

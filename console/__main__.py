@@ -3,7 +3,7 @@
 The wall listens to the broker; the buttons run plans with helm and kubectl
 (``console.executors.cluster.ClusterExecutor``); the traffic panel sends HTTP requests to
 the whoami ingress or gateway (``--traffic-url``). The simulated cluster has its own
-entry point, ``python -m sim demo``, which builds the same app around a simulation.
+entry point, ``python -m demo``, which builds the same app around a simulation.
 
 At start the console reads where the cluster is (``console.executors.discovery``: the
 releases ``whoami`` / ``whoamiv2`` and the route's weights), so its first plan fits: on a

@@ -3,7 +3,7 @@
 Independent of how the cluster runs: the caller hands in a broker URL (the wall listens
 there, on its own MQTT connection), a :class:`console.controlling.Controls` (scale and
 strategies, backed by a ``PlanRunner`` over a simulated or a real executor) and a
-traffic source. ``python -m sim demo`` builds these for the simulation,
+traffic source. ``python -m demo`` builds these for the simulation,
 ``python -m console`` for a real cluster::
 
     controls = RunnerControls(SimulatedExecutor(cluster))   # owns the PlanRunner

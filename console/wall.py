@@ -4,8 +4,8 @@ Pure-ish: no paho, no HTTP; one lock, because paho's network thread feeds it
 (:meth:`Wall.handle`) while the console's broadcaster drains it (:meth:`Wall.flush`).
 
 The subscriber contract is not re-implemented here: the intake is the LED agents' own
-:class:`led_agent.intake.NodeFeed` (an *open* one: any node under the prefix), and each
-node's list a :class:`led_agent.ordering.NodeList`, so decoding, seq, epoch, snapshot,
+:class:`bus.intake.NodeFeed` (an *open* one: any node under the prefix), and each
+node's list a :class:`bus.ordering.NodeList`, so decoding, seq, epoch, snapshot,
 journal and resync rules are exactly those of the LED agents, and what the wall shows for
 a node is what every agent showing that node shows. The wall keeps only its own
 bookkeeping (dirty and gone nodes, what was last sent), updated in the feed's
@@ -15,7 +15,7 @@ Coalescing: a 100-node rolling update produces hundreds of events per second; th
 browser needs a handful of repaints. So :meth:`handle` only marks nodes dirty, and
 :meth:`flush` (called every 50-100 ms) returns one update per dirty node: its whole
 ordered list plus the pods removed *since the last flush*, each with its slot in the
-list the browser was last sent (``led_agent.ordering.diff`` of the two). The browser
+list the browser was last sent (``bus.ordering.diff`` of the two). The browser
 turns those slots into red-flashing ghosts, as ``led_agent.rendering.Scene`` does, and
 closes the gap after the flash. Because slots refer to the last *flushed* list, a new
 browser must start from that same list: :meth:`view` returns it, and the caller takes
@@ -40,11 +40,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bus.intake import RESYNC_RETRY_SECONDS, FeedCounters, NodeFeed, Taken
 from bus.messages import PodEntry
+from bus.ordering import diff
 from bus.ratelimit import RateLimitedLog
 from bus.topics import Topics
-from led_agent.intake import RESYNC_RETRY_SECONDS, FeedCounters, NodeFeed, Taken
-from led_agent.ordering import diff
 
 __all__ = ["RESYNC_RETRY_SECONDS", "Wall", "WallCounters", "light", "natural_key"]
 

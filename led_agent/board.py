@@ -3,7 +3,7 @@
 The board is the meeting point of two threads and does no I/O itself:
 
 - paho's network thread calls :meth:`Board.handle` with each raw message. The intake
-  shared with the console (:class:`led_agent.intake.NodeFeed`: decoding, validation,
+  shared with the console (:class:`bus.intake.NodeFeed`: decoding, validation,
   the subscriber algorithm of ``ordering``, resync pacing, counting) and the scene update
   (``rendering.Scene``, in the feed's ``on_taken`` callback) take microseconds under the
   feed's one lock; nothing here waits for a device or a frame. The return value tells the
@@ -34,10 +34,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from bus.intake import RESYNC_RETRY_SECONDS, FeedCounters, NodeFeed, Taken
 from bus.messages import PodEntry
 from bus.ratelimit import RateLimitedLog
 from bus.topics import Topics
-from led_agent.intake import RESYNC_RETRY_SECONDS, FeedCounters, NodeFeed, Taken
 from led_agent.rendering import Frame, Scene, animated, render
 
 __all__ = ["RESYNC_RETRY_SECONDS", "Board", "Counters"]
@@ -50,7 +50,7 @@ class Counters(FeedCounters):
     """Everything the agent counts, for tests, benchmarks and curious operators.
 
     The intake's counts (events and snapshots applied or ignored, resyncs) come from
-    :class:`led_agent.intake.FeedCounters`; ``snapshots_cleared`` counts empty retained
+    :class:`bus.intake.FeedCounters`; ``snapshots_cleared`` counts empty retained
     snapshots (what is shown stays), ``renders`` frame computations (one per render-loop turn), ``device_writes``
     the frames actually written (only changed ones), ``bad`` dropped input per kind.
     """

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bus.messages import PodEntry, PodState
-from led_agent.ordering import Changes
+from bus.ordering import Changes
 
 Frame = tuple[str, ...]
 

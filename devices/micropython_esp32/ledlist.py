@@ -1,6 +1,6 @@
 """One node's pods on a microcontroller: bus messages in, LED frames out. Pure.
 
-The same rules as the Python agent (``led_agent/ordering.py`` and
+The same rules as the Python agent (``bus/ordering.py`` and
 ``led_agent/rendering.py``), rewritten for MicroPython on an ESP32, so a strip on a
 microcontroller shows exactly what a Blinkt! on a Pi shows:
 

@@ -19,9 +19,9 @@ from broker.launching import free_port, start_mosquitto
 from bus.connection import BrokerUnavailable, BusConnection, Message
 from bus.messages import OFFLINE, ONLINE
 from bus.urls import parse_broker_url
-from tests.conftest import BrokerEndpoint, Probe
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.brokers import BrokerEndpoint
+from tests.support.paths import ROOT
+from tests.support.probes import Probe
 
 
 class Inbox:

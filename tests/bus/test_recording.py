@@ -20,9 +20,10 @@ from bus.recording import Recorder, validate_topic_filter
 from bus.replaying import ReplayOptions, replay_to_broker
 from bus.topics import TopicError
 from bus.urls import parse_broker_url
-from tests.conftest import BrokerEndpoint, Probe
+from tests.support.brokers import BrokerEndpoint
+from tests.support.paths import ROOT
+from tests.support.probes import Probe
 
-ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT_1 = b'{"v":1,"node":"n1","seq":0,"epoch":"e1","pods":[]}'
 EVENT = b'{"v":1,"action":"add","pod":"a b","seq":1,"epoch":"e1"}'
 SNAPSHOT_2 = b'{"v":1,"node":"n2","seq":5,"epoch":"e1","pods":[]}'

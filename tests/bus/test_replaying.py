@@ -18,9 +18,9 @@ from bus.__main__ import main
 from bus.captures import Capture, CapturedMessage, write_capture
 from bus.replaying import ReplayOptions, later_retained_topics, pass_messages, replay, replay_to_broker, with_pass_epoch
 from bus.urls import parse_broker_url
-from tests.conftest import BrokerEndpoint, Probe
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.brokers import BrokerEndpoint
+from tests.support.paths import ROOT
+from tests.support.probes import Probe
 
 
 class FakeClock:

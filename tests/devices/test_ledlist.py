@@ -1,5 +1,5 @@
 """The ESP32's ``ledlist.py`` under CPython: tables per rule, and a differential check
-against the agent's own core (``led_agent.ordering`` + ``led_agent.rendering``), so a
+against the agent's own core (``bus.ordering`` + ``led_agent.rendering``), so a
 strip on a microcontroller shows what a Blinkt! on a Pi shows."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bus.messages import BadMessage, decode_event, decode_snapshot
-from led_agent.ordering import NodeList
+from bus.ordering import NodeList
 from led_agent.rendering import Scene, render
 from tests.devices.micropython import ESP32_DIR, cross_compile, load_ledlist
 

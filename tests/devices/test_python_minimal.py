@@ -7,14 +7,13 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import BrokerEndpoint
 from tests.devices.wire import Publisher
+from tests.support.brokers import BrokerEndpoint
+from tests.support.paths import ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "devices" / "python_minimal" / "subscriber.py"
 
 

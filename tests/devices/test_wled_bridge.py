@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +16,11 @@ import pytest
 from devices.wled_bridge.cli import main
 from devices.wled_bridge.wled import WledClient, WledDevice, fetch_led_count, parse_wled_url
 from led_agent.backends import DeviceError
-from tests.conftest import BrokerEndpoint
 from tests.devices.fakewled import FakeWled
 from tests.devices.wire import Publisher
+from tests.support.brokers import BrokerEndpoint
+from tests.support.paths import ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 RED, DARK, WHITE = "ff0000", "000000", "ffffff"
 
 

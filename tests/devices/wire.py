@@ -9,7 +9,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import BrokerEndpoint
+from tests.support.brokers import BrokerEndpoint
 
 
 class Publisher:

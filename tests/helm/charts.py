@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+
 CHARTS = ROOT / "helm"
 ENSURE_HELM = CHARTS / "tools" / "ensure-helm"
 

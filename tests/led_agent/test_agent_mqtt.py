@@ -21,9 +21,10 @@ from bus.topics import Topics
 from bus.urls import parse_broker_url
 from led_agent.agent import Agent, AgentConfig
 from led_agent.backends.null import NullDevice
-from tests.conftest import BrokerEndpoint, Probe
-from tests.json_agent import JsonAgentProcess
-from tests.led_agent.builders import event, snapshot
+from tests.support.brokers import BrokerEndpoint
+from tests.support.messages import event, snapshot
+from tests.support.probes import Probe
+from tests.support.processes import JsonAgentProcess
 
 LEDS = 4
 DARK = "000000"

@@ -10,7 +10,8 @@ from bus.messages import MAX_PAYLOAD_BYTES
 from bus.topics import Topics
 from led_agent.board import RESYNC_RETRY_SECONDS, Board
 from led_agent.rendering import FLASH_SECONDS
-from tests.led_agent.builders import FakeClock, event, snapshot
+from tests.support.clocks import FakeClock
+from tests.support.messages import event, snapshot
 
 TOPICS = Topics("t/")
 PODS, STATE, STATUS = TOPICS.pods("n1"), TOPICS.state("n1"), TOPICS.status("n1")

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from led_agent.agent import client_id, default_agent_id
 from led_agent.cli import build_parser, config_from_args, main
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT as REPO
 
 
 @pytest.mark.parametrize(

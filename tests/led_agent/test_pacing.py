@@ -12,7 +12,7 @@ from led_agent.backends import DeviceError
 from led_agent.board import Board
 from led_agent.pacing import RenderLoop
 from led_agent.rendering import Frame
-from tests.led_agent.builders import event, snapshot
+from tests.support.messages import event, snapshot
 
 TOPICS = Topics()
 PODS, STATE = TOPICS.pods("n1"), TOPICS.state("n1")

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bus.messages import PodEntry, PodState
-from led_agent.ordering import Changes, NodeList
+from bus.ordering import Changes, NodeList
 from led_agent.rendering import (
     FLASH_HALF_PERIOD,
     FLASH_SECONDS,
@@ -20,7 +20,7 @@ from led_agent.rendering import (
     render,
     scale,
 )
-from tests.led_agent.builders import entry, event, snapshot
+from tests.support.messages import entry, event, snapshot
 
 T0 = 1000.0
 BLUE, RED, GREEN, YELLOW, WHITE, DARK = "0000ff", "ff0000", "00ff00", "ffff00", "ffffff", "000000"

@@ -20,10 +20,10 @@ from sim.apiserver import ApiServer
 from sim.kubeconfig import write_kubeconfig
 from sim.pods import make_pod
 from sim.podstore import PodStore
+from tests.support.paths import ROOT
 from watcher.kube import PodApi, Timeouts
 from watcher.service import Watcher, WatcherConfig
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST = Timeouts(connect=2, list_read=5, watch_read=2, watchdog=3)
 
 

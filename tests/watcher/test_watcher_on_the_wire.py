@@ -16,7 +16,8 @@ from broker.launching import free_port, start_mosquitto
 from bus.messages import decode_snapshot
 from sim.apiserver import ApiServer
 from sim.pods import set_ready
-from tests.conftest import BrokerEndpoint, Probe
+from tests.support.brokers import BrokerEndpoint
+from tests.support.probes import Probe
 from watcher.service import Watcher
 
 from .conftest import WatcherProcess, payloads, show_pod

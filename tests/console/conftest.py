@@ -1,0 +1,146 @@
+"""Fixtures for the web console: the app on real HTTP over a real broker, and the whole stack.
+
+``console_app`` serves the app (``serve_in_thread``, a free port) in front of
+``RunnerControls`` over a simulated cluster on a *virtual* clock: plans run in
+milliseconds and a canary parks in its pause until promoted, which makes 409s and
+promote/abort testable without sleeping.
+
+``stack`` is the demo in miniature, every part real: Mosquitto, the simulated cluster
+ticking on a sped-up ``RealClock``, its API server, one in-process watcher per node
+(``watcher.service.Watcher`` through the official client), the ``SimulatedExecutor`` and
+``PlanRunner`` behind ``RunnerControls``, and the app served by uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import kubernetes
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from bus.topics import Topics
+from bus.urls import parse_broker_url
+from console.app import create_app
+from console.controlling import RunnerControls
+from console.executors.simulated import SimulatedExecutor
+from console.serving import ServerHandle, serve_in_thread
+from console.traffic import SimulatedTraffic
+from sim.apiserver import ApiServer
+from sim.clock import RealClock, VirtualClock
+from sim.cluster import Cluster, Running
+from tests.console.runs import WAIT_S, SimRun, make_sim
+from tests.support.brokers import BrokerEndpoint
+from watcher.kube import PodApi, Timeouts
+from watcher.service import Watcher, WatcherConfig
+
+SPEED = 8.0  # cluster seconds per real second in the end-to-end test
+FAST = Timeouts(connect=2, list_read=5, watch_read=2, watchdog=3)
+
+
+@dataclass
+class ConsoleApp:
+    handle: ServerHandle
+    controls: RunnerControls
+    cluster: Cluster
+    topics: Topics
+
+    @property
+    def url(self) -> str:
+        return self.handle.url
+
+
+@pytest.fixture
+def console_app(mosquitto: BrokerEndpoint, topic_prefix: str) -> Iterator[ConsoleApp]:
+    cluster = Cluster(nodes=3, clock=VirtualClock())
+    controls = RunnerControls(SimulatedExecutor(cluster))
+    app = create_app(broker=mosquitto.url, topic_prefix=topic_prefix, controls=controls,
+                     traffic=SimulatedTraffic(cluster), traffic_rate=50)  # fmt: skip
+    handle = serve_in_thread(app)
+    try:
+        yield ConsoleApp(handle, controls, cluster, Topics(topic_prefix))
+    finally:
+        controls.runner.promote()  # a test may leave a canary parked in its pause
+        handle.stop()
+        controls.runner.wait(10)
+
+
+@dataclass
+class Stack:
+    cluster: Cluster
+    controls: RunnerControls
+    handle: ServerHandle
+    watchers: list[Watcher]
+
+    @property
+    def url(self) -> str:
+        return self.handle.url
+
+
+def pod_api(server: ApiServer) -> PodApi:
+    configuration = kubernetes.client.Configuration()
+    configuration.host = server.url
+    configuration.retries = False
+    return PodApi(configuration, timeouts=FAST)
+
+
+@pytest.fixture
+def stack(mosquitto: BrokerEndpoint, topic_prefix: str) -> Iterator[Stack]:
+    cluster = Cluster(nodes=3, clock=RealClock(speed=SPEED), tick=0.02)
+    ticking: Running = cluster.start()
+    api = ApiServer(cluster.store, bookmark_interval=0.2).start()
+    watchers: list[Watcher] = []
+    handle: ServerHandle | None = None
+    controls = RunnerControls(SimulatedExecutor(cluster))
+    try:
+        for node in cluster.nodes:
+            config = WatcherConfig(
+                broker=parse_broker_url(mosquitto.url),
+                nodes=frozenset({node}),
+                topics=Topics(topic_prefix),
+                snapshot_interval=0.05,
+                min_watch_timeout=5,
+            )
+            watchers.append(Watcher(config, pod_api(api)))
+            watchers[-1].start()
+        app = create_app(broker=mosquitto.url, topic_prefix=topic_prefix, controls=controls,
+                         traffic=SimulatedTraffic(cluster))  # fmt: skip
+        handle = serve_in_thread(app)
+        yield Stack(cluster, controls, handle, watchers)
+    finally:
+        if handle is not None:
+            handle.stop()
+        controls.runner.wait(10)
+        for watcher in watchers:
+            watcher.stop()
+        api.stop()
+        ticking.stop()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (Playwright's own browser download is not used)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def sim() -> Iterator[SimRun]:
+    run = make_sim()
+    run.install()
+    yield run
+    assert run.runner.wait(WAIT_S)
+    assert run.runner.listener_errors == 0
