@@ -4,14 +4,12 @@ Used only when no ``mosquitto`` binary exists, so ``make demo`` runs anywhere Py
 does. It keeps retained messages in memory only; for anything beyond a demo, install
 Mosquitto (``broker/mosquitto.conf``).
 
-    python -m broker.embedded --port 1883
+    python -m broker --port 1883     (broker/cli.py)
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import logging
 import signal
 from typing import Any
 
@@ -34,16 +32,3 @@ async def serve(port: int, host: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await broker.shutdown()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m broker.embedded", description=__doc__.split("\n")[0])
-    parser.add_argument("--port", type=int, default=1883)
-    parser.add_argument("--host", default="127.0.0.1")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(args.port, args.host))
-
-
-if __name__ == "__main__":
-    main()

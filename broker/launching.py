@@ -144,7 +144,7 @@ def start_embedded(*, port: int | None = None) -> RunningBroker:
     port = port or free_port()
     workdir = Path(tmp.name)
     package_root = Path(__file__).resolve().parents[1]
-    process = _spawn([sys.executable, "-m", "broker.embedded", "--port", str(port)], workdir, cwd=package_root)
+    process = _spawn([sys.executable, "-m", "broker", "--port", str(port)], workdir, cwd=package_root)
     wait_for_port(port, process, timeout=20, workdir=workdir)
     log.info("embedded broker listening on 127.0.0.1:%d", port)
     return RunningBroker("embedded", port, None, process, workdir, tmp)

@@ -10,6 +10,8 @@ Options every entry point spells the same way:
 
 - ``--broker URL`` (``bus.urls``: ``--broker``, else ``$MQTT_URL``, else the local
   default; resolved with :func:`broker_from_args`, so a bad URL is a usage error);
+- ``--http-port PORT`` (and ``--http-host``): health and metrics (``bus.health``), off
+  unless given;
 - ``--log-level`` and ``--log-format text|json``. Logs always go to stderr: stdout
   belongs to devices (``json``, ``terminal``) and to captures (``--out -``). The JSON
   format writes one object per line (``ts``, ``level``, ``logger``, ``message``, and
@@ -28,6 +30,7 @@ import time
 from types import FrameType
 from typing import Protocol
 
+from bus.health import HealthServer, Monitored
 from bus.messages import utc_timestamp
 from bus.urls import DEFAULT_URL, BrokerUrl, BrokerUrlError, resolve_broker_url
 
@@ -35,10 +38,12 @@ __all__ = [
     "LOG_LEVELS",
     "Service",
     "add_broker_option",
+    "add_health_options",
     "add_logging_options",
     "broker_from_args",
     "configure_logging",
     "run_until_stopped",
+    "serve_health",
     "stop_on_signals",
 ]
 
@@ -70,6 +75,26 @@ def broker_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         return resolve_broker_url(args.broker)
     except BrokerUrlError as e:
         parser.error(str(e))
+
+
+def add_health_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--http-port", type=_port, metavar="PORT",
+                        help="serve /healthz, /readyz and /metrics on this port (default: off)")
+    parser.add_argument("--http-host", default="0.0.0.0", metavar="HOST",
+                        help="address for --http-port (default: %(default)s)")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port (0-65535): {text!r}")
+    return int(text)
+
+
+def serve_health(part: Monitored, args: argparse.Namespace) -> HealthServer | None:
+    """Start the health server of ``--http-port`` (None without it); the caller stops it."""
+    if args.http_port is None:
+        return None
+    return HealthServer(part, port=args.http_port, host=args.http_host).start()
 
 
 def add_logging_options(parser: argparse.ArgumentParser, *, level: str = "INFO") -> None:

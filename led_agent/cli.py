@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import sys
-import threading
-from types import FrameType
 
 from bus.arguments import UsageParser, validated
+from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, run_until_stopped
 from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
-from bus.urls import BrokerUrlError, resolve_broker_url
 from led_agent.agent import DEFAULT_BRIGHTNESS, DEFAULT_LEDS, Agent, AgentConfig, default_agent_id
 from led_agent.backends import DEVICE_NAMES, DeviceError, DeviceOptionError, check_options, open_device
 
@@ -34,7 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
     add("--node", action="append", dest="nodes", required=True, metavar="NODE", type=validated(validate_node),
         help="a node to show (repeatable; one row per node)")
     add("--device", choices=DEVICE_NAMES, default="terminal", help="where to show (default: %(default)s)")
-    add("--broker", help="mqtt://[user:pass@]host[:port] (default: $MQTT_URL or mqtt://127.0.0.1:1883)")
     add("--leds", type=leds_value, default=DEFAULT_LEDS, help="LEDs per node (default: %(default)s)")
     add("--brightness", type=brightness_value, default=DEFAULT_BRIGHTNESS,
         help="0..1, applied by the device (default: %(default)s)")
@@ -43,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--agent-id", type=validated(validate_agent_id),
         help="id of the MQTT session and the agents/<id>/ topics (default: the host name)")
     add("--publish-frames", action="store_true", help="publish what is shown, retained, to agents/<id>/frame")
-    add("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_broker_option(parser)
+    add_logging_options(parser)
     return parser
 
 
@@ -72,9 +68,9 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     nodes = tuple(dict.fromkeys(args.nodes))  # a node named twice is shown once
     try:
         check_options(args.device, nodes=nodes, leds=args.leds)
-        broker = resolve_broker_url(args.broker)
-    except (DeviceOptionError, BrokerUrlError) as e:
+    except DeviceOptionError as e:
         parser.error(str(e))
+    broker = broker_from_args(parser, args)
     return AgentConfig(
         broker=broker,
         nodes=nodes,
@@ -90,25 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = config_from_args(parser, args)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args)
     try:
         device = open_device(args.device, nodes=config.nodes, leds=config.leds)
     except DeviceError as e:
         log.error("%s", e)
         return 1
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: stopping", signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    agent = Agent(config, device)
     log.info("agent %s showing %s on %s via %s", config.agent_id, ", ".join(config.nodes), args.device,
              config.broker.redacted())
-    agent.start()
-    stopping.wait()
-    agent.stop()
-    return 0
+    return run_until_stopped(Agent(config, device))

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import sys
 import threading
-from types import FrameType
 
 from bus.arguments import UsageParser, positive
+from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, run_until_stopped
 from bus.topics import TopicError, Topics, validate_node
-from bus.urls import BrokerUrlError, resolve_broker_url
 from watcher.kube import KubeError, PodApi, Timeouts, load_configuration
 from watcher.service import Watcher, WatcherConfig
 
@@ -26,7 +23,6 @@ def build_parser() -> argparse.ArgumentParser:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--node", help="the node to watch (in a DaemonSet: spec.nodeName via the downward API)")
     where.add_argument("--all-nodes", action="store_true", help="one process watches and publishes every node")
-    parser.add_argument("--broker", help="mqtt://[user:pass@]host[:port] (default: $MQTT_URL or mqtt://127.0.0.1:1883)")
     parser.add_argument("--namespace", action="append", dest="namespaces", metavar="NS",
                         help="watch only this namespace (repeatable; default: all namespaces)")
     parser.add_argument("--selector", default="blinkt=show", help="label selector of shown pods (default: %(default)s)")
@@ -39,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="server-side watch timeout, jittered up to twice this (default: %(default)s s)")
     parser.add_argument("--watch-read-timeout", type=positive(), default=120.0,
                         help="client read timeout on watches; keep it above the bookmark interval (~60 s)")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_broker_option(parser)
+    add_logging_options(parser)
     return parser
 
 
@@ -47,7 +44,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     try:
         nodes = None if args.all_nodes else frozenset({validate_node(args.node)})
         return WatcherConfig(
-            broker=resolve_broker_url(args.broker),
+            broker=broker_from_args(parser, args),
             nodes=nodes,
             namespaces=tuple(args.namespaces) if args.namespaces else None,
             selector=args.selector,
@@ -56,7 +53,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             snapshot_interval=args.snapshot_interval,
             min_watch_timeout=args.min_watch_timeout,
         )
-    except (TopicError, BrokerUrlError) as e:
+    except TopicError as e:
         parser.error(str(e))
 
 
@@ -64,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = config_from_args(parser, args)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args)
     try:
         configuration = load_configuration(args.kubeconfig, args.context)
     except KubeError as e:
@@ -73,18 +69,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     timeouts = Timeouts(watch_read=args.watch_read_timeout, watchdog=args.watch_read_timeout * 1.5)
     watcher = Watcher(config, PodApi(configuration, timeouts=timeouts))
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: stopping", signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     log.info("watching %s on %s, publishing to %s", config.single_node or "all nodes",
              configuration.host, config.broker.redacted())
-    starter = threading.Thread(target=watcher.start, name="start", daemon=True)
-    starter.start()
-    stopping.wait()
-    watcher.stop()
-    return 0
+    return run_until_stopped(_Background(watcher))
+
+
+class _Background:
+    """The watcher's start waits for the broker as long as it is down: run it beside the main thread."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self._watcher = watcher
+
+    def start(self) -> None:
+        threading.Thread(target=self._watcher.start, name="start", daemon=True).start()
+
+    def stop(self) -> None:
+        self._watcher.stop()

@@ -1,3 +1,5 @@
+import sys
+
 from devices.wled_bridge.cli import main
 
-raise SystemExit(main())
+sys.exit(main())

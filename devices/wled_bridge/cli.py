@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import sys
-import threading
-from types import FrameType
 
 from bus.arguments import UsageParser, validated
+from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, run_until_stopped
 from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
-from bus.urls import BrokerUrlError, resolve_broker_url
 from devices.wled_bridge.wled import (
     DEFAULT_TIMEOUT_SECONDS,
     WledClient,
@@ -44,7 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--node", required=True, type=validated(validate_node), help="the node to show")
     add("--wled", required=True, type=_wled_url, help="the WLED controller, e.g. http://wled.local")
-    add("--broker", help="mqtt://[user:pass@]host[:port] (default: $MQTT_URL or mqtt://127.0.0.1:1883)")
     add("--leds", type=leds_value, help="LEDs to use (default: all, as WLED reports in /json/info)")
     add("--segment", type=_segment, default=0, help="WLED segment to draw on (default: %(default)s)")
     add("--brightness", type=brightness_value, help="0..1, sent as WLED's master brightness (default: WLED's own)")
@@ -54,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--topic-prefix", default="", type=validated(validate_prefix), help="prefix for all topics")
     add("--agent-id", type=validated(validate_agent_id),
         help="id of the MQTT session and the agents/<id>/ topics (default: wled-<WLED host>)")
-    add("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_broker_option(parser)
+    add_logging_options(parser)
     return parser
 
 
@@ -82,12 +78,8 @@ def _rate(text: str) -> float:
 
 
 def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, *, leds: int) -> AgentConfig:
-    try:
-        broker = resolve_broker_url(args.broker)
-    except BrokerUrlError as e:
-        parser.error(str(e))
     return AgentConfig(
-        broker=broker,
+        broker=broker_from_args(parser, args),
         nodes=(args.node,),
         agent_id=args.agent_id or default_agent_id(f"wled-{args.wled.host}"),
         leds=leds,
@@ -101,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config_from_args(parser, args, leds=1)  # usage errors first, before any network
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args)
     try:
         leds = args.leds or fetch_led_count(args.wled, timeout=args.timeout)
     except DeviceError as e:
@@ -111,18 +102,6 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(parser, args, leds=leds)
     device = WledDevice(WledClient(args.wled, timeout=args.timeout), node=args.node, segment=args.segment,
                         brightness=args.brightness)
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: stopping", signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    agent = Agent(config, device)
     log.info("bridge %s showing %s on %d LEDs of %s via %s", config.agent_id, args.node, leds, args.wled,
              config.broker.redacted())
-    agent.start()
-    stopping.wait()
-    agent.stop()
-    return 0
+    return run_until_stopped(Agent(config, device))

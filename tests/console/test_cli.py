@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from broker.launching import free_port
-from console.__main__ import main
+from console.cli import main
 from tests.support.brokers import BrokerEndpoint
 from tests.support.paths import ROOT
 
@@ -30,7 +30,9 @@ from tests.support.paths import ROOT
 def test_bad_arguments_exit_2_with_the_reason(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(args) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
     assert message in capsys.readouterr().err
 
 

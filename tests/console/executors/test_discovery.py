@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from console.__main__ import main, parser, starting_state
+from console.cli import main, parser, starting_state
 from console.controlling import RunnerControls
 from console.executors import CommandFailed, ToolMissing
 from console.executors.cluster import ClusterExecutor, Completed
