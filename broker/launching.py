@@ -9,12 +9,15 @@ runs on a bare machine. The system broker on 1883 is never touched.
 from __future__ import annotations
 
 import logging
+import os
+import pwd
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,13 +101,18 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float, w
     raise BrokerStartError(f"broker did not listen on 127.0.0.1:{port} within {timeout:g} s")
 
 
-def mosquitto_config(*, port: int, ws_port: int | None, data_dir: Path, persistence: bool) -> str:
+def mosquitto_config(*, port: int, ws_port: int | None, data_dir: Path, persistence: bool,
+                     password_file: Path | None = None) -> str:
     lines = [
         "per_listener_settings false",
-        "allow_anonymous true",
+        "allow_anonymous false" if password_file else "allow_anonymous true",
         f"listener {port} 127.0.0.1",
         "protocol mqtt",
     ]
+    if password_file:
+        lines.append(f"password_file {password_file}")
+    if os.geteuid() == 0:  # stay who we are: files in our data dir stay readable and writable
+        lines.append(f"user {pwd.getpwuid(os.getuid()).pw_name}")
     if ws_port:
         lines += [f"listener {ws_port} 127.0.0.1", "protocol websockets"]
     if persistence:
@@ -120,8 +128,12 @@ def start_mosquitto(
     workdir: Path | None = None,
     persistence: bool = True,
     binary: str | None = None,
+    users: Mapping[str, str] | None = None,
 ) -> RunningBroker:
-    """Start the local Mosquitto on a free port (``workdir`` keeps its data across restarts)."""
+    """Start the local Mosquitto on a free port (``workdir`` keeps its data across restarts).
+
+    ``users`` (name → password): only they may connect (``mosquitto_passwd`` hashes them).
+    """
     exe = binary or find_mosquitto()
     if exe is None:
         raise BrokerStartError("no mosquitto binary found (apt-get install mosquitto)")
@@ -130,12 +142,22 @@ def start_mosquitto(
         tmp = tempfile.TemporaryDirectory(prefix="shinealight-mosquitto-")
         workdir = Path(tmp.name)
     port = port or free_port()
+    password_file = _write_password_file(workdir / "passwords", users) if users else None
     conf = workdir / "mosquitto.conf"
-    conf.write_text(mosquitto_config(port=port, ws_port=ws_port, data_dir=workdir, persistence=persistence))
+    conf.write_text(mosquitto_config(port=port, ws_port=ws_port, data_dir=workdir, persistence=persistence,
+                                     password_file=password_file))
     process = _spawn([exe, "-c", str(conf)], workdir)
     wait_for_port(port, process, timeout=10, workdir=workdir)
     log.info("mosquitto listening on 127.0.0.1:%d", port)
     return RunningBroker("mosquitto", port, ws_port, process, workdir, tmp)
+
+
+def _write_password_file(path: Path, users: Mapping[str, str]) -> Path:
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    path.write_text("")
+    for name, password in users.items():  # -b: the password is an argument of a process of ours, briefly
+        subprocess.run([tool, "-b", str(path), name, password], check=True, capture_output=True)
+    return path
 
 
 def start_embedded(*, port: int | None = None) -> RunningBroker:

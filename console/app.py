@@ -50,7 +50,7 @@ from starlette.staticfiles import StaticFiles
 
 from bus.connection import BusConnection, Message
 from bus.topics import Topics
-from bus.urls import BrokerUrl, parse_broker_url
+from bus.urls import BrokerAddress, parse_brokers
 from console.broadcasting import CLOSE, FLUSH_SECONDS, Hub, Subscriber, Ticker
 from console.controlling import Busy, ControlError, Controls
 from console.traffic import DEFAULT_RATE, LoadGenerator, TrafficSource
@@ -70,7 +70,7 @@ class Console:
     def __init__(
         self,
         *,
-        broker: BrokerUrl | str,
+        broker: BrokerAddress | str,
         topic_prefix: str = "",
         controls: Controls,
         traffic: TrafficSource | None = None,
@@ -81,9 +81,9 @@ class Console:
         self.controls = controls
         self.hub = Hub(self.wall, extra_state=self._controls_state)
         self.traffic = LoadGenerator(traffic, rate=traffic_rate) if traffic is not None else None
-        url = parse_broker_url(broker) if isinstance(broker, str) else broker
+        brokers = parse_brokers([broker]) if isinstance(broker, str) else broker
         self.connection = BusConnection(
-            url,
+            brokers,
             client_id=f"console-{uuid.uuid4().hex[:8]}",
             subscriptions=[(self.topics.node_filter("+"), 1)],
             on_message=self._on_message,
@@ -131,7 +131,7 @@ class Console:
 
 def create_app(
     *,
-    broker: BrokerUrl | str,
+    broker: BrokerAddress | str,
     topic_prefix: str = "",
     controls: Controls,
     traffic: TrafficSource | None = None,

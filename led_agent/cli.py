@@ -3,7 +3,9 @@
 Usage errors (a bad node name, ``--leds 0``, a brightness outside 0..1, a bad broker URL,
 options the device cannot honour) print one line and exit with 2, before anything is
 started. A broker that is down is not an error: the agent keeps retrying and logs it.
-A device that cannot be opened (``--device blinkt`` off a Raspberry Pi) exits with 1.
+A device that cannot be opened (``--device blinkt`` off a Raspberry Pi) exits with 1;
+another client taking over the agent's MQTT session (the same ``--agent-id`` twice)
+stops the agent with exit status 3, after one log line saying so.
 Logs always go to stderr: stdout belongs to the ``json`` and ``terminal`` devices.
 """
 
@@ -14,7 +16,7 @@ import logging
 
 from bus.arguments import UsageParser, validated
 from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, run_until_stopped
-from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
+from bus.topics import Topics, agent_id_from, validate_node, validate_prefix
 from led_agent.agent import DEFAULT_BRIGHTNESS, DEFAULT_LEDS, Agent, AgentConfig, default_agent_id
 from led_agent.backends import DEVICE_NAMES, DeviceError, DeviceOptionError, check_options, open_device
 
@@ -35,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="0..1, applied by the device (default: %(default)s)")
     add("--topic-prefix", default="", type=validated(validate_prefix),
         help="prefix for all topics, e.g. 'shinealight/'")
-    add("--agent-id", type=validated(validate_agent_id),
-        help="id of the MQTT session and the agents/<id>/ topics (default: the host name)")
+    add("--agent-id", type=validated(agent_id_from),
+        help="MQTT client id, session and agents/<id>/ topics; '.' becomes '_' (default: the host name and a "
+             "digest of the nodes, device and prefix shown)")
     add("--publish-frames", action="store_true", help="publish what is shown, retained, to agents/<id>/frame")
     add_broker_option(parser)
     add_logging_options(parser)
@@ -74,7 +77,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     return AgentConfig(
         broker=broker,
         nodes=nodes,
-        agent_id=args.agent_id or default_agent_id(),
+        agent_id=args.agent_id or default_agent_id(nodes=nodes, device=args.device, prefix=args.topic_prefix),
         leds=args.leds,
         brightness=args.brightness,
         topics=Topics(args.topic_prefix),
@@ -94,4 +97,5 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     log.info("agent %s showing %s on %s via %s", config.agent_id, ", ".join(config.nodes), args.device,
              config.broker.redacted())
-    return run_until_stopped(Agent(config, device))
+    agent = Agent(config, device)
+    return run_until_stopped(agent, watched=[agent.connection])  # exit 3 if another client takes our id

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     watcher = Watcher(config, PodApi(configuration, timeouts=timeouts))
     log.info("watching %s on %s, publishing to %s", config.single_node or "all nodes",
              configuration.host, config.broker.redacted())
-    return run_until_stopped(_Background(watcher))
+    return run_until_stopped(_Background(watcher), watched=[watcher.connection])  # 3: another client took our id
 
 
 class _Background:

@@ -25,8 +25,8 @@ from typing import Any
 
 from bus.connection import BusConnection, Message
 from bus.messages import OFFLINE, ONLINE, NodeSnapshot, PodEvent, utc_timestamp
-from bus.topics import Topics
-from bus.urls import BrokerUrl
+from bus.topics import Topics, watcher_id
+from bus.urls import BrokerAddress
 from watcher.kube import PodApi, PodQuery
 from watcher.podviews import MalformedPod
 from watcher.reflector import Reflector
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WatcherConfig:
-    broker: BrokerUrl
+    broker: BrokerAddress
     nodes: frozenset[str] | None
     namespaces: tuple[str, ...] | None = None
     selector: str = "blinkt=show"
@@ -72,7 +72,7 @@ class Watcher:
         self.api = api
         self.stats = WatcherStats()
         self.epoch = f"{int(wall_clock() * 1000):x}-{uuid.uuid4().hex[:6]}"
-        self.watcher_id = f"watcher-{config.single_node or 'all'}-{uuid.uuid4().hex[:8]}"
+        self.watcher_id = watcher_id(config.single_node, uuid.uuid4().hex[:8])
         self._topics = config.topics
         self._lock = threading.Lock()
         self._stop = threading.Event()
