@@ -57,6 +57,10 @@ class RunningBroker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     @property
+    def urls(self) -> tuple[str, ...]:
+        return (self.url,)
+
+    @property
     def log_path(self) -> Path:
         return self.workdir / "broker.log"
 

@@ -37,7 +37,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bus.bootstrapping import RetainedBootstrap
 from bus.connection import BusConnection, Message
 from bus.topics import Topics
 from bus.urls import BrokerAddress, parse_brokers
@@ -75,8 +76,10 @@ class Console:
         controls: Controls,
         traffic: TrafficSource | None = None,
         traffic_rate: float = DEFAULT_RATE,
+        nodes: Sequence[str] = (),
     ) -> None:
         self.topics = Topics(topic_prefix)
+        self._bootstrap = RetainedBootstrap(self.topics, nodes=nodes)  # brokers that keep retained from wildcards
         self.wall = Wall(self.topics)
         self.controls = controls
         self.hub = Hub(self.wall, extra_state=self._controls_state)
@@ -88,6 +91,8 @@ class Console:
             subscriptions=[(self.topics.node_filter("+"), 1)],
             on_message=self._on_message,
         )
+        for topic in self._bootstrap.initial():
+            self.connection.subscribe(topic, 1)
         self._tickers = [Ticker(self.hub.flush_wall, interval=FLUSH_SECONDS, name="console-wall")]
         if self.traffic is not None:
             self._tickers.append(Ticker(self.publish_traffic, interval=TRAFFIC_SECONDS, name="console-traffic-stats"))
@@ -121,7 +126,19 @@ class Console:
         node = self.wall.handle(message.topic, message.payload)
         if node is not None:  # missed events: the broker re-sends the retained snapshot
             log.info("%s: missed events; asking for the retained snapshot again", node)
-            state = self.topics.state(node)
+            self._resync(node)
+        change = self._bootstrap.on_message(message.topic, retained=message.retain)
+        for topic in change.subscribe:
+            self.connection.subscribe(topic, 1)
+        for topic in change.unsubscribe:
+            self.connection.unsubscribe(topic)
+
+    def _resync(self, node: str) -> None:
+        state = self.topics.state(node)
+        if self._bootstrap.holds(node):  # an exact subscription of ours: renew it
+            self.connection.unsubscribe(state)
+            self.connection.subscribe(state, 1)
+        else:  # subscribe for the retained snapshot, then leave it to the wildcard again
             self.connection.subscribe(state, 1)
             self.connection.unsubscribe(state)
 
@@ -136,10 +153,15 @@ def create_app(
     controls: Controls,
     traffic: TrafficSource | None = None,
     traffic_rate: float = DEFAULT_RATE,
+    nodes: Sequence[str] = (),
 ) -> Starlette:
-    """The console app; serving it starts the console (``app.state.console``), stopping it stops it."""
+    """The console app; serving it starts the console (``app.state.console``), stopping it stops it.
+
+    ``nodes``: nodes to bootstrap by exact topic from the start (``bus.bootstrapping``; for
+    brokers such as RabbitMQ that keep retained messages from wildcard subscriptions).
+    """
     console = Console(broker=broker, topic_prefix=topic_prefix, controls=controls, traffic=traffic,
-                      traffic_rate=traffic_rate)  # fmt: skip
+                      traffic_rate=traffic_rate, nodes=nodes)  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
