@@ -311,7 +311,7 @@ class BusConnection:
         else:
             upcoming = self.brokers.urls[self._rotation.upcoming].redacted()
             log.warning("%s: lost %s: %s; reconnecting to %s", self.client_id, url, reason, upcoming)
-            self._outage_started = time.monotonic()
+            self._outage_started = self._outage_summary_at = time.monotonic()
 
     def _handle_connect_fail(self, _c: mqtt.Client, _u: object) -> None:
         if not self._stopping and self.failure is None:

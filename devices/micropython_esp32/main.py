@@ -91,7 +91,7 @@ def connect_wifi():
 
 class Subscriber:
     def __init__(self, strip):
-        prefix = config.TOPIC_PREFIX + "nodes/" + config.NODE + "/"
+        prefix = config.TOPIC_PREFIX + "nodes/" + config.NODE.replace(".", "_") + "/"  # dots as '_' in topics
         self.state_topic, self.pods_topic = prefix + "state", prefix + "pods"
         self.status_topic = config.TOPIC_PREFIX + "agents/" + config.AGENT_ID + "/status"
         self.view = ledlist.NodeView(config.NODE, config.LEDS)

@@ -16,6 +16,11 @@ from urllib.parse import quote
 
 import pytest
 
+import bus.cli as bus_cli
+import console.cli as console_cli
+import devices.wled_bridge.cli as wled_cli
+import led_agent.cli as agent_cli
+import watcher.cli as watcher_cli
 from broker.launching import RunningBroker, start_mosquitto
 from bus.arguments import UsageParser
 from bus.shell import add_broker_option, broker_from_args
@@ -93,7 +98,7 @@ def test_an_agent_with_a_password_file_connects_and_its_password_is_in_no_output
 ) -> None:
     secret = tmp_path / "password"
     secret.write_text(NASTY + "\n")
-    env = {**os.environ, "MQTT_URL": f"{guarded.url},mqtt://127.0.0.1:1", "MQTT_USERNAME": "agent",
+    env = {**os.environ, "MQTT_URL": f"mqtt://127.0.0.1:1,{guarded.url}", "MQTT_USERNAME": "agent",  # 1st down
            "MQTT_PASSWORD_FILE": str(secret), "PYTHONUNBUFFERED": "1"}
     log = tmp_path / "agent.log"
     with log.open("w") as err:
@@ -121,3 +126,26 @@ def test_a_wrong_password_is_refused_and_still_never_shown(guarded: RunningBroke
     assert done.returncode == 1
     assert "refused the connection: Not authorized" in done.stderr
     assert wrong not in done.stderr and "ssa" not in done.stderr
+
+
+PARTS = {
+    "watcher": (watcher_cli.build_parser, ["--node", "n1"]),
+    "led_agent": (agent_cli.build_parser, ["--node", "n1"]),
+    "console": (console_cli.parser, []),
+    "wled_bridge": (wled_cli.build_parser, ["--node", "n1", "--wled", "http://wled"]),
+    "bus record": (bus_cli.build_parser, ["record", "--out", "-"]),
+    "bus replay": (bus_cli.build_parser, ["replay", "capture.jsonl"]),
+}
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_every_part_takes_a_failover_list_and_credentials_the_same_way(part: str, tmp_path: Path) -> None:
+    build, required = PARTS[part]
+    secret = tmp_path / "password"
+    secret.write_text("s3cret-pw\n")
+    parser = build()
+    args = parser.parse_args([*required, "--broker", "mqtt://a:1,mqtt://b:2", "--broker", "mqtt://c:3",
+                              "--username", "viewer", "--password-file", str(secret)])
+    brokers = broker_from_args(parser, args, {})
+    assert [(u.host, u.port, u.username, u.password) for u in brokers] == [
+        ("a", 1, "viewer", "s3cret-pw"), ("b", 2, "viewer", "s3cret-pw"), ("c", 3, "viewer", "s3cret-pw")]
