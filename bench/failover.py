@@ -97,7 +97,7 @@ def mosquitto_pair(rounds: int) -> list[float]:
             brokers[victim].kill()
             times.append(changer.first_shown_after(time.monotonic()))
             brokers[victim] = start_mosquitto(port=brokers[victim].port, persistence=False)
-            time.sleep(1.0)
+            time.sleep(2.0)  # settled: a real outage is rarer than one every second
     finally:
         changer.stop()
         bench.close()
@@ -117,7 +117,7 @@ def nats_cluster(rounds: int) -> dict[str, list[float]]:
                 cluster.kill(victim)
                 times[name].append(changer.first_shown_after(time.monotonic()))
                 cluster.restart(victim)
-                time.sleep(1.0)
+                time.sleep(2.0)
     finally:
         changer.stop()
         bench.close()

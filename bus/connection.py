@@ -23,7 +23,7 @@ Takeover. Another client connecting with our client id takes our session and the
 broker closes our connection; reconnecting would take it back, and two processes
 would push each other out forever. So a takeover — MQTT 5 says so (reason 0x8E), on
 3.1.1 ``bus.failover.TakeoverWatch`` recognises the pattern of being dropped right
-after connecting, repeatedly — is *fatal*: the connection stops reconnecting, logs
+after connecting while every reconnect succeeds, repeatedly — is *fatal*: the connection stops reconnecting, logs
 one ERROR line naming the client id and the broker with the hint to give each
 process its own id (``--agent-id``), keeps the reason in :attr:`BusConnection.failure`
 and calls ``on_fatal`` once. The entry points then stop and exit with status 3
@@ -329,6 +329,7 @@ class BusConnection:
 
     def _attempt_failed(self, what: str) -> None:
         """One failed attempt: logged once per outage and broker, then summarised now and then."""
+        self._takeovers.failed()
         if self._attempt_reported:  # a refused CONNACK is followed by the broker closing the socket
             return
         self._attempt_reported = True

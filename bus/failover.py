@@ -18,12 +18,15 @@ source are injected), so they are tested with tables and hypothesis.
   from each client, spread by the jitter so a fleet does not knock in step.
 
 :class:`TakeoverWatch` — MQTT 3.1.1 cannot say why a broker closed a connection, but a
-broker that closes ours right after accepting it, again and again, is either handing
-our client id to another client each time (two processes with one id push each other
-out forever), or refusing something we send (NATS refuses ``.`` in topics, RabbitMQ a
-topic the ACL denies). ``limit`` such connections in a row, each lost within ``short``
-seconds of its CONNACK, say so. (MQTT 5 says it plainly: reason code 0x8E, "Session
-taken over"; see :data:`SESSION_TAKEN_OVER`.)
+broker that closes ours right after accepting it, again and again, while every attempt
+to reconnect succeeds, is either handing our client id to another client each time
+(two processes with one id push each other out forever; with our reconnect delays each
+holds the session for about a tenth of a second), or refusing something we send (NATS
+refuses ``.`` in topics, RabbitMQ a topic the ACL denies). ``limit`` such connections
+in a row, each lost within ``short`` seconds of its CONNACK, say so. A failed attempt
+in between means a broker really went away (a crash, a restart): the count starts
+again. (MQTT 5 says it plainly: reason code 0x8E, "Session taken over"; see
+:data:`SESSION_TAKEN_OVER`.)
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ SESSION_TAKEN_OVER = 0x8E  # MQTT 5 DISCONNECT reason code
 
 BASE_DELAY_SECONDS = 0.1
 MAX_DELAY_SECONDS = 1.0
-SHORT_CONNECTION_SECONDS = 3.0
+SHORT_CONNECTION_SECONDS = 1.0
 SHORT_CONNECTIONS_LIMIT = 3
 
 
@@ -109,6 +112,10 @@ class TakeoverWatch:
 
     def connected(self) -> None:
         self._since = self._clock()
+
+    def failed(self) -> None:
+        """An attempt that did not connect: a broker went away, no takeover; start counting again."""
+        self.in_a_row = 0
 
     def lost(self) -> bool:
         """A connection the broker closed; True when it makes ``limit`` short ones in a row."""

@@ -87,6 +87,34 @@ def test_the_takeover_watch_counts_short_connections_in_a_row(clock: FakeClock) 
     assert results == [False, False, True]
 
 
+def test_the_default_window_is_a_second(clock: FakeClock) -> None:
+    watch = TakeoverWatch(clock=clock)
+    results = []
+    for _ in range(3):
+        watch.connected()
+        clock.advance(1.5)  # a broker restarted every 1.5 s with another one up: not a takeover
+        results.append(watch.lost())
+    assert results == [False, False, False]
+    results = []
+    for _ in range(3):
+        watch.connected()
+        clock.advance(0.2)
+        results.append(watch.lost())
+    assert results == [False, False, True]
+
+
+def test_a_failed_attempt_in_between_means_a_broker_went_away_not_a_takeover(clock: FakeClock) -> None:
+    watch = TakeoverWatch(short=1.0, limit=3, clock=clock)
+    for _ in range(2):
+        watch.connected()
+        clock.advance(0.1)
+        assert not watch.lost()
+    watch.failed()  # refused: the broker is down (a crash loop, a restart)
+    watch.connected()
+    clock.advance(0.1)
+    assert not watch.lost() and watch.in_a_row == 1
+
+
 def test_a_loss_without_a_connection_is_not_counted(clock: FakeClock) -> None:
     watch = TakeoverWatch(clock=clock)
     assert not watch.lost() and watch.in_a_row == 0
