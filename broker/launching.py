@@ -65,13 +65,7 @@ class RunningBroker:
         return self.workdir / "broker.log"
 
     def stop(self, *, timeout: float = 5.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=timeout)
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -79,6 +73,17 @@ class RunningBroker:
         """Stop without a chance to save (the `kill -9` case)."""
         self.process.kill()
         self.process.wait()
+
+
+def stop_process(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """SIGTERM a process we started, and SIGKILL it if it lingers past ``timeout``."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _spawn(command: list[str], workdir: Path, *, cwd: Path | None = None) -> subprocess.Popen[bytes]:

@@ -31,7 +31,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker.launching import BrokerStartError, free_port, wait_for_port
+from broker.launching import BrokerStartError, free_port, stop_process, wait_for_port
 
 DEFAULT_SIZE = 3
 READY_TIMEOUT_SECONDS = 60.0
@@ -106,16 +106,8 @@ class NatsCluster:
 
     def stop(self, *, timeout: float = 10.0) -> None:
         for server in self.servers:
-            if server.running:
-                assert server.process is not None
-                server.process.terminate()
-        for server in self.servers:
             if server.process is not None:
-                try:
-                    server.process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    server.process.kill()
-                    server.process.wait()
+                stop_process(server.process, timeout=timeout)
         if self._tmp is not None:
             self._tmp.cleanup()
 

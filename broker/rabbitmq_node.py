@@ -20,14 +20,13 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from broker.launching import BrokerStartError, free_port, wait_for_port
+from broker.launching import BrokerStartError, free_port, stop_process, wait_for_port
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 USER = "rabbitmq"
@@ -76,13 +75,7 @@ class RabbitNode:
 
     def stop(self, *, timeout: float = 30.0) -> None:
         for process in (self.process, self.epmd):  # the node first: it deregisters from its epmd
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop_process(process, timeout=timeout)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 

@@ -70,49 +70,34 @@ def test_a_broker_that_comes_back_is_found_within_a_second_per_round(count: int,
     assert sum(a.delay for a in last_round) <= rotation.max_delay
 
 
+def losses(watch: TakeoverWatch, clock: FakeClock, lasting: list[float]) -> list[bool]:
+    """Connections that lasted ``lasting`` seconds each, then were lost: what the watch said each time."""
+    said = []
+    for seconds in lasting:
+        watch.connected()
+        clock.advance(seconds)
+        said.append(watch.lost())
+    return said
+
+
 def test_the_takeover_watch_counts_short_connections_in_a_row(clock: FakeClock) -> None:
     watch = TakeoverWatch(short=3.0, limit=3, clock=clock)
-    for _ in range(2):
-        watch.connected()
-        clock.advance(0.5)
-        assert not watch.lost()
-    watch.connected()
-    clock.advance(4.0)  # a healthy connection in between: the count starts again
-    assert not watch.lost() and watch.in_a_row == 0
-    results = []
-    for _ in range(3):
-        watch.connected()
-        clock.advance(2.9)
-        results.append(watch.lost())
-    assert results == [False, False, True]
+    assert losses(watch, clock, [0.5, 0.5, 4.0]) == [False, False, False]  # a healthy one: start again
+    assert watch.in_a_row == 0
+    assert losses(watch, clock, [2.9, 2.9, 2.9]) == [False, False, True]
 
 
 def test_the_default_window_is_a_second(clock: FakeClock) -> None:
     watch = TakeoverWatch(clock=clock)
-    results = []
-    for _ in range(3):
-        watch.connected()
-        clock.advance(1.5)  # a broker restarted every 1.5 s with another one up: not a takeover
-        results.append(watch.lost())
-    assert results == [False, False, False]
-    results = []
-    for _ in range(3):
-        watch.connected()
-        clock.advance(0.2)
-        results.append(watch.lost())
-    assert results == [False, False, True]
+    assert losses(watch, clock, [1.5] * 3) == [False] * 3  # brokers restarted every 1.5 s: not a takeover
+    assert losses(watch, clock, [0.2] * 3) == [False, False, True]
 
 
 def test_a_failed_attempt_in_between_means_a_broker_went_away_not_a_takeover(clock: FakeClock) -> None:
     watch = TakeoverWatch(short=1.0, limit=3, clock=clock)
-    for _ in range(2):
-        watch.connected()
-        clock.advance(0.1)
-        assert not watch.lost()
+    assert losses(watch, clock, [0.1, 0.1]) == [False, False]
     watch.failed()  # refused: the broker is down (a crash loop, a restart)
-    watch.connected()
-    clock.advance(0.1)
-    assert not watch.lost() and watch.in_a_row == 1
+    assert losses(watch, clock, [0.1]) == [False] and watch.in_a_row == 1
 
 
 def test_a_loss_without_a_connection_is_not_counted(clock: FakeClock) -> None:

@@ -1,5 +1,5 @@
 """The ``engine`` fixture: every test here runs once per MQTT engine (``tests/support/engines.py``), plus the
-parts those tests start on it: the project's API server, watchers, LED agents."""
+parts those tests start on it: watchers (on the suite's ``apiserver``) and LED agents."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from broker.launching import BrokerStartError
 from bus.topics import Topics
 from led_agent.agent import Agent, AgentConfig
 from sim.apiserver import ApiServer
-from sim.podstore import PodStore
 from tests.support.engines import EngineUnderTest
 from tests.support.kube import pod_api
 from tests.support.replaying import FrameRecorder
@@ -39,27 +38,18 @@ def engine(request: pytest.FixtureRequest) -> Iterator[EngineUnderTest]:
         running.stop()
 
 
-@pytest.fixture
-def api() -> Iterator[ApiServer]:
-    server = ApiServer(PodStore(history_size=100), bookmark_interval=0.2).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 StartWatcher = Callable[..., Watcher]
 StartAgent = Callable[..., tuple[Agent, FrameRecorder]]
 
 
 @pytest.fixture
-def start_watcher(engine: EngineUnderTest, api: ApiServer, topic_prefix: str) -> Iterator[StartWatcher]:
+def start_watcher(engine: EngineUnderTest, apiserver: ApiServer, topic_prefix: str) -> Iterator[StartWatcher]:
     watchers: list[Watcher] = []
 
     def start(node: str | None, **overrides: Any) -> Watcher:
         config = WatcherConfig(broker=engine.publishers, nodes=frozenset({node}) if node else None,
                                topics=Topics(topic_prefix), snapshot_interval=0.05, min_watch_timeout=5, **overrides)
-        watcher = Watcher(config, pod_api(api))
+        watcher = Watcher(config, pod_api(apiserver))
         watchers.append(watcher)
         watcher.start()
         assert watcher.wait_synced(20), f"the watcher of {node} never synced on {engine.kind}"

@@ -30,13 +30,16 @@ NODES = DOTTED_NODES[:2]
 TIMEOUT = 30.0  # generous: a NATS cluster or a RabbitMQ node on two shared cores
 
 
-def converged(api: ApiServer, agent: Agent, nodes: tuple[str, ...] = NODES) -> bool:
-    return all(agent_shows(agent, node) == api_truth(api.store, node) and shown_once(agent, node) for node in nodes)
+def converged(apiserver: ApiServer, agent: Agent, nodes: tuple[str, ...] = NODES) -> bool:
+    return all(agent_shows(agent, n) == api_truth(apiserver.store, n) and shown_once(agent, n) for n in nodes)
 
 
-def wait_converged(api: ApiServer, agent: Agent, what: str, nodes: tuple[str, ...] = NODES) -> None:
-    wait_until(lambda: converged(api, agent, nodes), timeout=TIMEOUT,
-               what=f"{what}: {[(n, agent_shows(agent, n), api_truth(api.store, n)) for n in nodes]} {agent.counters}")
+def wait_converged(apiserver: ApiServer, agent: Agent, what: str, nodes: tuple[str, ...] = NODES) -> None:
+    try:
+        wait_until(lambda: converged(apiserver, agent, nodes), timeout=TIMEOUT, what=what)
+    except AssertionError as e:
+        shown = [(n, agent_shows(agent, n), api_truth(apiserver.store, n)) for n in nodes]
+        raise AssertionError(f"{e}: shown vs truth {shown}; {agent.counters}") from e
 
 
 def make_ready(pod: dict[str, Any]) -> dict[str, Any]:
@@ -44,31 +47,32 @@ def make_ready(pod: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_watchers_reach_agents_and_the_wall_on_dotted_nodes(
-    engine: EngineUnderTest, api: ApiServer, start_watcher: StartWatcher, start_agent: StartAgent, topic_prefix: str
+    engine: EngineUnderTest, apiserver: ApiServer, start_watcher: StartWatcher, start_agent: StartAgent,
+    topic_prefix: str,
 ) -> None:
-    store = api.store
+    store = apiserver.store
     store.create(show_pod("a", node=NODES[0]))
     store.create(show_pod("b", node=NODES[0], phase="Pending", ready=False))
     store.create(show_pod("c", node=NODES[1], color="a81399"))
     agent, _device = start_agent(NODES)  # first, as deployed: see test_a_relist_... for why it matters on NATS
     for node in NODES:
         start_watcher(node)
-    wait_converged(api, agent, "first sync")
+    wait_converged(apiserver, agent, "first sync")
 
     store.update("default", "b", make_ready)
     store.update("default", "a", lambda p: p["metadata"]["labels"].update(blinktColor="00ff00"))
     store.delete("default", "c")
     store.create(show_pod("d", node=NODES[1]))
-    wait_converged(api, agent, "changes")
+    wait_converged(apiserver, agent, "changes")
     assert agent.counters.bad == {}, agent.counters.bad
 
     late, _ = start_agent(NODES)  # from the retained snapshots alone
-    wait_converged(api, late, "a late agent")
+    wait_converged(apiserver, late, "a late agent")
     assert all(late.board.status(node) == "online" for node in NODES)
-    _the_wall_shows_the_same(engine.subscribers, api, topic_prefix)
+    _the_wall_shows_the_same(engine.subscribers, apiserver, topic_prefix)
 
 
-def _the_wall_shows_the_same(brokers: Brokers, api: ApiServer, topic_prefix: str) -> None:
+def _the_wall_shows_the_same(brokers: Brokers, apiserver: ApiServer, topic_prefix: str) -> None:
     """The console's wall subscribes to every node by wildcard. Where the broker sends no retained
     messages to wildcards (RabbitMQ) it fetches a node's by exact topic: a node it was told of
     (``--node``) from the start, any other as soon as the node publishes."""
@@ -80,31 +84,31 @@ def _the_wall_shows_the_same(brokers: Brokers, api: ApiServer, topic_prefix: str
         return {n["node"]: (n["status"], sorted(p["key"] for p in n["pods"])) for n in console.wall.view()}
 
     def wall_shows(nodes: tuple[str, ...]) -> None:
-        expected = {node: ("online", sorted(key for key, _c, _s in api_truth(api.store, node))) for node in nodes}
+        expected = {node: ("online", sorted(key for key, _c, _s in api_truth(apiserver.store, node))) for node in nodes}
         wait_until(lambda: {n: v for n, v in wall().items() if n in nodes} == expected, timeout=TIMEOUT,
                    what=f"the wall: {wall()} != {expected}")
 
     try:
         wall_shows(NODES[:1])
-        api.store.create(show_pod("e", node=NODES[1]))  # the other node publishes: the wall learns of it
+        apiserver.store.create(show_pod("e", node=NODES[1]))  # the other node publishes: the wall learns of it
         wall_shows(NODES)
     finally:
         console.stop()
 
 
 def test_a_watcher_killed_and_restarted_continues_and_an_agent_away_catches_up(
-    engine: EngineUnderTest, api: ApiServer, start_agent: StartAgent, topic_prefix: str, tmp_path: Path
+    engine: EngineUnderTest, apiserver: ApiServer, start_agent: StartAgent, topic_prefix: str, tmp_path: Path
 ) -> None:
-    store, node = api.store, NODES[0]
+    store, node = apiserver.store, NODES[0]
     for name in "abc":
         store.create(show_pod(name, node=node))
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", api.url)
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", apiserver.url)
     args = ["--node", node, "--kubeconfig", str(kubeconfig), "--broker", ",".join(engine.urls),
             "--topic-prefix", topic_prefix, "--snapshot-interval", "0.05", "--watch-read-timeout", "5"]
     agent, _ = start_agent([node], agent_id=f"away-{topic_prefix.rstrip('/')}")
     first = WatcherProcess(*args, log=tmp_path / "first.log")
     try:
-        wait_converged(api, agent, "the first watcher", (node,))
+        wait_converged(apiserver, agent, "the first watcher", (node,))
     finally:
         first.stop(signal.SIGKILL)
     wait_until(lambda: agent.board.status(node) == "offline", timeout=TIMEOUT, what="the last will")
@@ -113,13 +117,13 @@ def test_a_watcher_killed_and_restarted_continues_and_an_agent_away_catches_up(
     store.update("default", "c", lambda p: p["metadata"]["labels"].update(blinktColor="a81399"))
     second = WatcherProcess(*args, log=tmp_path / "second.log")
     try:
-        wait_converged(api, agent, "the restarted watcher", (node,))
+        wait_converged(apiserver, agent, "the restarted watcher", (node,))
         assert agent.board.status(node) == "online"
         agent.stop()  # away, its session kept by the broker, while the node changes
         store.create(show_pod("d", node=node))
         store.update("default", "a", make_ready)
         back, _ = start_agent([node], agent_id=agent.config.agent_id)
-        wait_converged(api, back, "the agent back", (node,))
+        wait_converged(apiserver, back, "the agent back", (node,))
         assert back.counters.bad == {}
     finally:
         assert second.stop() == 0, second.stderr()
@@ -127,9 +131,9 @@ def test_a_watcher_killed_and_restarted_continues_and_an_agent_away_catches_up(
 
 
 def test_a_relist_after_410_reaches_the_agents(
-    api: ApiServer, start_watcher: StartWatcher, start_agent: StartAgent
+    apiserver: ApiServer, start_watcher: StartWatcher, start_agent: StartAgent
 ) -> None:
-    store = api.store
+    store = apiserver.store
     for name, node in (("a", NODES[0]), ("b", NODES[0]), ("c", NODES[1])):
         store.create(show_pod(name, node=node))
     # The agent first: on a NATS cluster a subscriber that joins on another server while a retained
@@ -137,11 +141,11 @@ def test_a_relist_after_410_reaches_the_agents(
     # not yet routed) and shows the node only at its next snapshot (docs/operations.md, "Brokers").
     agent, _ = start_agent(NODES)
     start_watcher(None)  # one --all-nodes watcher this time
-    wait_converged(api, agent, "first sync")
-    api.stall_watches()  # the watch misses what happens next ...
+    wait_converged(apiserver, agent, "first sync")
+    apiserver.stall_watches()  # the watch misses what happens next ...
     store.delete("default", "a")
     store.create(show_pod("d", node=NODES[1]))
     store.compact()  # ... and its resourceVersion is gone: 410, relist, diff
-    api.drop_watches()
-    wait_converged(api, agent, "after the relist")
-    assert api.requests.count("list") >= 2
+    apiserver.drop_watches()
+    wait_converged(apiserver, agent, "after the relist")
+    assert apiserver.requests.count("list") >= 2

@@ -44,7 +44,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def api(cluster: Cluster) -> Iterator[ApiServer]:  # overrides conftest's: the simulated cluster's store
+def apiserver(cluster: Cluster) -> Iterator[ApiServer]:  # the suite's, over the simulated cluster's store
     server = ApiServer(cluster.store, bookmark_interval=0.2).start()
     try:
         yield server
@@ -76,7 +76,7 @@ class TwiceWatch:
 @pytest.mark.parametrize("engine", ["nats"], indirect=True)
 @pytest.mark.parametrize("victim", [0, 1], ids=["watchers-server", "agents-server"])
 def test_a_server_killed_during_a_rolling_upgrade_loses_nothing(
-    engine: EngineUnderTest, cluster: Cluster, api: ApiServer, start_watcher: StartWatcher,
+    engine: EngineUnderTest, cluster: Cluster, apiserver: ApiServer, start_watcher: StartWatcher,
     start_agent: StartAgent, topic_prefix: str, victim: int,
 ) -> None:
     from broker.nats_cluster import NatsCluster
@@ -88,14 +88,14 @@ def test_a_server_killed_during_a_rolling_upgrade_loses_nothing(
         start_watcher(node)
 
     def converged() -> bool:
-        return all(agent_shows(agent, node) == api_truth(api.store, node) for node, agent in agents.items())
+        return all(agent_shows(agent, node) == api_truth(apiserver.store, node) for node, agent in agents.items())
 
     wait_until(lambda: cluster.deployment_status("whoami").settled and converged(), timeout=TIMEOUT,
                what="v1 shown everywhere")
     twice = TwiceWatch(agents)
     try:
         cluster.apply_deployment("whoami", replicas=REPLICAS, pod_labels=V2, strategy=RollingUpdate(1, 0))
-        wait_until(lambda: sum(v == V2["version"] for v in _versions(api)) >= 2, timeout=TIMEOUT,
+        wait_until(lambda: sum(v == V2["version"] for v in _versions(apiserver)) >= 2, timeout=TIMEOUT,
                    what="the rollout under way")
         nats.kill(victim)
         wait_until(lambda: cluster.deployment_status("whoami").settled, timeout=TIMEOUT, what="the rollout done")
@@ -105,7 +105,7 @@ def test_a_server_killed_during_a_rolling_upgrade_loses_nothing(
         twice.stop()
         nats.restart(victim)  # the next test gets the whole cluster again
     assert twice.doubles == []
-    assert set(_versions(api)) == {V2["version"]} and len(_versions(api)) == REPLICAS
+    assert set(_versions(apiserver)) == {V2["version"]} and len(_versions(apiserver)) == REPLICAS
     for node, agent in agents.items():
         assert agent.counters.bad == {}, (node, agent.counters.bad)
         assert agent.board.status(node) == "online"
@@ -115,6 +115,6 @@ def test_a_server_killed_during_a_rolling_upgrade_loses_nothing(
     assert Topics(topic_prefix).state(DOTTED_NODES[0]).count(".") == 0
 
 
-def _versions(api: ApiServer) -> list[str]:
-    pods = api.store.select()[0]
+def _versions(apiserver: ApiServer) -> list[str]:
+    pods = apiserver.store.select()[0]
     return [p["metadata"]["labels"]["version"] for p in pods if not p["metadata"].get("deletionTimestamp")]
