@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,31 +27,28 @@ from console.running import (
 )
 from console.strategies import build_plan
 from sim.cluster import Cluster
+from tests.support.waiting import Collector
 
 
 class Recorder:
     """The browser's view of the run: every run message, as the JSON it is sent as."""
 
     def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self._cond = threading.Condition()
+        self.arrivals: Collector[dict[str, Any]] = Collector(lambda m: m["event"])
 
     def __call__(self, message: RunMessage) -> None:
-        with self._cond:
-            self.messages.append(json.loads(message.model_dump_json()))
-            self._cond.notify_all()
+        self.arrivals.add(json.loads(message.model_dump_json()))
 
     def clear(self) -> None:
-        with self._cond:
-            self.messages.clear()
+        self.arrivals.clear()
 
     def events(self) -> list[str]:
-        return [m["event"] for m in self.messages]
+        return [m["event"] for m in self.arrivals.items]
 
     def wait_for(self, event: str, timeout: float = 10) -> dict[str, Any]:
-        with self._cond:
-            assert self._cond.wait_for(lambda: any(m["event"] == event for m in self.messages), timeout), self.events()
-            return next(m for m in reversed(self.messages) if m["event"] == event)
+        seen = self.arrivals.wait_for(lambda ms: any(m["event"] == event for m in ms), timeout=timeout,
+                                      what=f"a {event!r} message")
+        return next(m for m in reversed(seen) if m["event"] == event)
 
 
 Buttons = tuple[RunnerControls, Recorder, Cluster]
@@ -166,10 +162,10 @@ def test_bad_requests_are_control_errors_and_start_nothing(
     buttons.scale(2)
     recorder.wait_for("finished")
     buttons.runner.wait(5)
-    before = len(recorder.messages)
+    before = len(recorder.arrivals.items)
     with pytest.raises(ControlError, match=message):
         buttons.strategy(name, version=version, color=color)
-    assert len(recorder.messages) == before
+    assert len(recorder.arrivals.items) == before
     assert buttons.runner.busy is False
 
 
