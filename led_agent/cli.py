@@ -3,8 +3,13 @@
 Usage errors (a bad node name, ``--leds 0``, a brightness outside 0..1, a bad broker URL,
 options the device cannot honour) print one line and exit with 2, before anything is
 started. A broker that is down is not an error: the agent keeps retrying and logs it.
-A device that cannot be opened (``--device blinkt`` off a Raspberry Pi) exits with 1.
+A device that cannot be opened (``--device blinkt`` off a Raspberry Pi), or an
+``--http-port`` that cannot be served, exits with 1.
 Logs always go to stderr: stdout belongs to the ``json`` and ``terminal`` devices.
+
+``--http-port PORT`` serves ``/healthz``, ``/readyz`` and ``/metrics`` (``bus.health``)
+while the agent runs; ``--max-pods`` caps the pods held per node (the rest are counted
+and shown as overflow on the last LED).
 """
 
 from __future__ import annotations
@@ -12,11 +17,20 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bus.arguments import UsageParser, validated
-from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, run_until_stopped
+from bus.arguments import UsageParser, positive, validated
+from bus.shell import (
+    add_broker_option,
+    add_health_options,
+    add_logging_options,
+    broker_from_args,
+    configure_logging,
+    run_until_stopped,
+    serve_health,
+)
 from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
 from led_agent.agent import DEFAULT_BRIGHTNESS, DEFAULT_LEDS, Agent, AgentConfig, default_agent_id
-from led_agent.backends import DEVICE_NAMES, DeviceError, DeviceOptionError, check_options, open_device
+from led_agent.backends import DEVICE_NAMES, Device, DeviceError, DeviceOptionError, check_options, open_device
+from led_agent.board import DEFAULT_MAX_PODS
 
 log = logging.getLogger("led_agent")
 
@@ -38,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--agent-id", type=validated(validate_agent_id),
         help="id of the MQTT session and the agents/<id>/ topics (default: the host name)")
     add("--publish-frames", action="store_true", help="publish what is shown, retained, to agents/<id>/frame")
+    add("--max-pods", type=positive(int), default=DEFAULT_MAX_PODS, metavar="N",
+        help="pods held per node; more are counted and shown as overflow (default: %(default)s)")
     add_broker_option(parser)
+    add_health_options(parser)
     add_logging_options(parser)
     return parser
 
@@ -79,6 +96,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         brightness=args.brightness,
         topics=Topics(args.topic_prefix),
         publish_frames=args.publish_frames,
+        max_pods=int(args.max_pods),
     )
 
 
@@ -94,4 +112,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     log.info("agent %s showing %s on %s via %s", config.agent_id, ", ".join(config.nodes), args.device,
              config.broker.redacted())
-    return run_until_stopped(Agent(config, device))
+    return run(Agent(config, device), args, device)
+
+
+def run(agent: Agent, args: argparse.Namespace, device: Device) -> int:
+    """Run ``agent`` until SIGINT/SIGTERM, with health and metrics on ``--http-port`` if given."""
+    try:
+        health = serve_health(agent, args)
+    except OSError as e:  # the port is taken, or the address is not ours
+        log.error("cannot serve health and metrics on %s:%s: %s", args.http_host, args.http_port, e)
+        device.close()
+        return 1
+    try:
+        return run_until_stopped(agent)
+    finally:
+        if health is not None:
+            health.stop()

@@ -13,6 +13,12 @@ Runs on its own thread so that message handling never waits for a device. Each t
 A device that fails is counted (``device_errors``) and logged at most once per
 interval; the loop carries on, and the next changed frame tries again. On :meth:`stop`
 the device is blanked (all ``000000``) and closed.
+
+For health and metrics (``led_agent.agent``) the loop keeps what it already knows: when
+its last turn started (:meth:`alive`: the thread runs and turned within
+:data:`STALL_SECONDS`, which a device write hanging for good fails), whether the last
+device write failed and why (:attr:`device_error`), and the frames computed per second,
+measured over windows of about :data:`RATE_WINDOW_SECONDS` (:attr:`frame_rate`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 60.0
 IDLE_WAIT_SECONDS = 1.0
+STALL_SECONDS = 10.0  # an idle loop turns every IDLE_WAIT_SECONDS; ten of them missed is a hang
+RATE_WINDOW_SECONDS = 2.0
 
 FramesHook = Callable[[Mapping[str, Frame]], None]
 
@@ -44,16 +52,22 @@ class RenderLoop:
         brightness: float,
         fps: float = DEFAULT_FPS,
         on_frames: FramesHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._board = board
         self._device = device
         self._brightness = brightness
         self._period = 1.0 / fps
         self._on_frames = on_frames
+        self._clock = clock
         self._shown: dict[str, Frame] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors = RateLimitedLog(log, interval=10.0)
+        self.last_turn: float | None = None
+        self.device_error: str | None = None  # why the last device write failed; None after a success
+        self.frame_rate = 0.0
+        self._window = (clock(), 0)  # (start, renders then)
 
     @property
     def shown(self) -> dict[str, Frame]:
@@ -63,6 +77,11 @@ class RenderLoop:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="render", daemon=True)
         self._thread.start()
+
+    def alive(self) -> bool:
+        """The loop runs and started a turn within STALL_SECONDS."""
+        running = self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
+        return running and self.last_turn is not None and self._clock() - self.last_turn < STALL_SECONDS
 
     def stop(self, *, timeout: float = 5.0) -> None:
         """Stop the loop, blank the device, close it."""
@@ -90,9 +109,11 @@ class RenderLoop:
             self._device.show(changed, self._brightness)
         except DeviceError as e:
             self._board.counters.device_errors += 1
+            self.device_error = str(e) or type(e).__name__
             self._errors.report("show", "%s", e)
             return False
         self._board.counters.device_writes += 1
+        self.device_error = None
         self._shown.update(changed)
         if self._on_frames is not None:
             self._on_frames(self.shown)
@@ -100,13 +121,21 @@ class RenderLoop:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            started = time.monotonic()
+            started = self.last_turn = self._clock()
+            self._measure(started)
             try:
                 self.step()
             except Exception as e:  # a backend bug must not freeze the strip for good
-                self._errors.report("bug", "render step failed: %r", e)
+                self._errors.report("bug", "render step failed: %r", e, exc_info=e)
             if not self._board.animated():
                 self._board.wait_changed(IDLE_WAIT_SECONDS)
-            rest = self._period - (time.monotonic() - started)
+            rest = self._period - (self._clock() - started)
             if rest > 0:
                 self._stopping.wait(rest)
+
+    def _measure(self, now: float) -> None:
+        """Update :attr:`frame_rate` once a window is over."""
+        start, renders = self._window
+        if now - start >= RATE_WINDOW_SECONDS:
+            self.frame_rate = (self._board.counters.renders - renders) / (now - start)
+            self._window = (now, self._board.counters.renders)
