@@ -28,20 +28,24 @@ DAT = 23  # BCM numbers of the Blinkt!'s data and clock lines
 CLK = 24
 
 
-class Port(Protocol):
+class Lines(Protocol):
     """Two output lines, data and clock."""
-
-    description: str
-    errors: tuple[type[Exception], ...]  # what the library raises while writing or releasing
 
     def write(self, dat: int, clk: int) -> None:
         """Set data and clock (each 0 or 1)."""
+
+
+class Port(Lines, Protocol):
+    """The two lines as a driver opened them."""
+
+    description: str
+    errors: tuple[type[Exception], ...]  # what the library raises while writing or releasing
 
     def close(self) -> None:
         """Release the lines."""
 
 
-def clock_out(port: Port, bits: Iterable[int]) -> None:
+def clock_out(port: Lines, bits: Iterable[int]) -> None:
     """Put ``bits`` on the data line, one per rising clock edge; leave both lines low."""
     write = port.write
     for bit in bits:

@@ -11,7 +11,7 @@ from tests.support.gpio_standins import Wire
 
 class RecordingPort:
     description = "recording"
-    errors = (RuntimeError,)
+    errors: tuple[type[Exception], ...] = (RuntimeError,)
 
     def __init__(self) -> None:
         self.writes: list[tuple[int, int]] = []
