@@ -116,7 +116,9 @@ class LgpioPort:
 
 
 def open_lgpio(dev: Path, auto: bool) -> Port:
-    lgpio = import_library("lgpio", install="pip install lgpio, or rpi-lgpio which brings it")
+    lgpio = import_library("lgpio", install="pip install lgpio, or rpi-lgpio which brings it",
+                           hint="importing lgpio makes a pipe in the working directory: run where it may write, "
+                                "or set LG_WD=/tmp")
 
     def label_of(number: int, path: Path) -> str:
         handle = _lgpio_call(lgpio, path, lgpio.gpiochip_open, number)
@@ -210,27 +212,31 @@ def find_header_chip(dev: Path, label_of: Callable[[int, Path], str]) -> tuple[i
     if not chips:
         raise DeviceError(f"no {dev}/gpiochip*: not a board with the GPIO character device, "
                           "or the device is not mounted into this container")
-    seen = []
+    seen, problems = [], []
     for number, path in chips:
         try:
             label = label_of(number, path)
         except DeviceError as e:
-            seen.append(str(e))
+            problems.append(str(e))
             continue
         if label in HEADER_CHIP_LABELS:
             return number, path, label
         seen.append(f"{path.name} [{label}]")
+    if problems:  # most likely the header's chip is among those we cannot open
+        raise DeviceError("; ".join(problems) + (f" (the other chips: {', '.join(seen)})" if seen else ""))
     wanted = " or ".join(HEADER_CHIP_LABELS)
-    raise DeviceError(f"no Raspberry Pi header chip (label {wanted}) among: {'; '.join(seen)}")
+    raise DeviceError(f"no Raspberry Pi header chip (label {wanted}) among: {', '.join(seen)}")
 
 
-def import_library(module: str, *, install: str) -> ModuleType:
+def import_library(module: str, *, install: str, hint: str = "") -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as e:
         raise DeviceError(f"{module} is not installed ({install})") from e
     except RuntimeError as e:  # RPi.GPIO off a Raspberry Pi: "This module can only be run on a Raspberry Pi!"
         raise DeviceError(f"{module} cannot start here: {e}") from e
+    except OSError as e:  # lgpio: a read-only working directory
+        raise DeviceError(f"{module} cannot start here: {e}" + (f" ({hint})" if hint else "")) from e
 
 
 def os_problem(path: Path, error: OSError) -> str:

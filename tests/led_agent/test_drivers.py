@@ -9,6 +9,7 @@ module: the fast drivers must never sleep.
 from __future__ import annotations
 
 import errno
+import importlib.abc
 import logging
 import os
 import sys
@@ -174,6 +175,21 @@ def test_a_missing_package_is_named_with_its_pip_name(driver: str, message: str,
         open_blinkt("n1", driver=driver, dev=dev)
 
 
+class ReadOnlyWorkingDirectory(importlib.abc.MetaPathFinder):
+    """Importing lgpio where it cannot make its notification pipe: an OSError out of the import."""
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        if name == "lgpio":
+            raise OSError(errno.EROFS, "Read-only file system", ".lgd-nfy0")
+
+
+def test_lgpio_in_a_read_only_working_directory(dev: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "lgpio", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [ReadOnlyWorkingDirectory(), *sys.meta_path])
+    with pytest.raises(DeviceError, match=r"lgpio cannot start here: .*Read-only file system.* set LG_WD=/tmp"):
+        open_blinkt("n1", driver="lgpio", dev=dev)
+
+
 def test_the_real_rpi_gpio_off_a_raspberry_pi(monkeypatch: pytest.MonkeyPatch, dev: Path) -> None:
     for name in ("RPi", "RPi.GPIO", "RPi._GPIO"):
         monkeypatch.delitem(sys.modules, name, raising=False)
@@ -213,19 +229,21 @@ def test_no_header_chip(driver: str, install: Callable[..., None], dev: Path) ->
     install(LgpioStandIn({0: "tegra-gpio", 1: "max77620-gpio"}).modules(),
             GpiodStandIn({str(dev / "gpiochip0"): "tegra-gpio", str(dev / "gpiochip1"): "max77620-gpio"}).modules())
     with pytest.raises(DeviceError, match=r"no Raspberry Pi header chip \(label pinctrl-rp1 or pinctrl-bcm2711 or "
-                                          r"pinctrl-bcm2835\) among: gpiochip0 \[tegra-gpio\]; gpiochip1 \[max77620"):
+                                          r"pinctrl-bcm2835\) among: gpiochip0 \[tegra-gpio\], gpiochip1 \[max77620"):
         open_blinkt("n1", driver=driver, dev=dev)
 
 
 def test_gpiod_without_permission_on_the_chip(install: Callable[..., None], dev: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    make_dev(dev, [0])
+    make_dev(dev, [0, 10])
     chip = str(dev / "gpiochip0")
-    install(GpiodStandIn({chip: "pinctrl-rp1"}, unopenable={chip: PermissionError(errno.EACCES, "Permission denied")})
-            .modules())
+    install(GpiodStandIn({chip: "pinctrl-rp1", str(dev / "gpiochip10"): "gpio-brcmstb@107d508500"},
+                         unopenable={chip: PermissionError(errno.EACCES, "Permission denied")}).modules())
     monkeypatch.setattr(os, "access", lambda path, mode: False)
-    with pytest.raises(DeviceError, match=f"gpiod cannot open {chip}: no permission on {chip} \\(-rw"):
+    with pytest.raises(DeviceError) as info:
         open_blinkt("n1", driver="gpiod", dev=dev)
+    assert str(info.value).startswith(f"gpiod cannot open {chip}: no permission on {chip} (-rw")
+    assert str(info.value).endswith("(the other chips: gpiochip10 [gpio-brcmstb@107d508500])")
 
 
 def test_lgpio_cannot_open_the_chip(install: Callable[..., None], dev: Path, monkeypatch: pytest.MonkeyPatch) -> None:

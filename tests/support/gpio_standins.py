@@ -177,6 +177,9 @@ class RPiGPIOStandIn:
                 self.outputs.discard(pin)
 
     def output(self, channel: int | Sequence[int], value: int | Sequence[int], /) -> None:
+        if isinstance(channel, int) and isinstance(value, int) and self.mode is not None and channel in self.outputs:
+            self.wire.set({channel: 1 if value else 0})  # the common case, checked as below but quicker
+            return
         channels = self._channels(channel)
         values = list(value) if isinstance(value, list | tuple) else [value] * len(channels)
         if len(values) != len(channels):
