@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Self
 
 DAT, CLK = 23, 24
 LEDS = 8
@@ -424,23 +424,39 @@ class GpiodStandIn:
         return request
 
 
-class StandInChip:
-    def __init__(self, stand_in: GpiodStandIn, path: str) -> None:
-        self._stand_in = stand_in
-        self._label = stand_in.open(path)
-        self._path = path
-        self._open = True
+class Closable:
+    """A gpiod object usable until it is closed (a chip) or released (a request); a context manager."""
 
-    def __enter__(self) -> StandInChip:
+    closed_error: type[Exception] = ChipClosedError
+
+    def __init__(self) -> None:
+        self.live = True
+
+    def __enter__(self) -> Self:
         self._check()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        self._end()
+
+    def _end(self) -> None:
+        self._check()
+        self.live = False
+
+    def _check(self) -> None:
+        if not self.live:
+            raise self.closed_error()
+
+
+class StandInChip(Closable):
+    def __init__(self, stand_in: GpiodStandIn, path: str) -> None:
+        super().__init__()
+        self._stand_in = stand_in
+        self._label = stand_in.open(path)
+        self._path = path
 
     def close(self) -> None:
-        self._check()
-        self._open = False
+        self._end()
 
     def get_info(self) -> ChipInfo:
         self._check()
@@ -457,30 +473,20 @@ class StandInChip:
         self._stand_in.calls["Chip.request_lines"] += 1
         return self._stand_in.request(self._path, config, consumer, output_values)
 
-    def _check(self) -> None:
-        if not self._open:
-            raise ChipClosedError()
 
+class LineRequest(Closable):
+    closed_error = RequestReleasedError
 
-class LineRequest:
     def __init__(self, stand_in: GpiodStandIn, path: str, settings: Mapping[int, LineSettings]) -> None:
+        super().__init__()
         self._stand_in = stand_in
         self.chip_name = Path(path).name
         self.offsets = list(settings)
         self._settings = dict(settings)
-        self.live = True
-
-    def __enter__(self) -> LineRequest:
-        self._check()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
     def release(self) -> None:
-        self._check()
         self._stand_in.calls["release"] += 1
-        self.live = False
+        self._end()
 
     def set_value(self, line: int, value: Value) -> None:
         self.set_values({line: value})
@@ -498,7 +504,3 @@ class LineRequest:
                 raise AttributeError(f"'{type(value).__name__}' object has no attribute 'value'")
             changes[offset] = value.value
         self._stand_in.wire.set(changes)
-
-    def _check(self) -> None:
-        if not self.live:
-            raise RequestReleasedError()
