@@ -12,6 +12,7 @@ import errno
 import importlib.abc
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -324,3 +325,51 @@ def test_gpio_driver_options(device: str, driver: str, message: str) -> None:
     with pytest.raises(DeviceOptionError, match=message):
         check_options(device, nodes=["n1"], leds=8, gpio_driver=driver)
 
+
+
+# -- the stand-ins refuse what the real libraries refuse (so a wrong driver fails here, not on a Pi) -------------
+def misuses(dev: Path) -> Iterator[tuple[str, Callable[[], object], type[Exception], str]]:
+    gpio = RPiGPIOStandIn().modules()["RPi.GPIO"]
+    assert gpio is not None
+    yield "RPi.GPIO: setup before setmode", lambda: gpio.setup(DAT, gpio.OUT), RuntimeError, "setmode"
+    gpio.setmode(gpio.BCM)
+    yield "RPi.GPIO: output before setup", lambda: gpio.output(DAT, 1), RuntimeError, "not been set up as an OUTPUT"
+    gpio.setup(DAT, gpio.OUT)
+    yield "RPi.GPIO: output by keyword", lambda: gpio.output(channel=DAT, value=1), TypeError, "positional"
+    lg_stand_in = LgpioStandIn({0: "pinctrl-bcm2711"})
+    lg = lg_stand_in.modules()["lgpio"]
+    assert lg is not None
+    handle = lg.gpiochip_open(0)
+    lg.group_claim_output(handle, [DAT, CLK])
+    yield "lgpio: group_write on a member", lambda: lg.group_write(handle, CLK, 1), lg.error, "not the group leader"
+    yield "lgpio: write an unclaimed line", lambda: lg.gpio_write(handle, 4, 1), lg.error, "not allocated"
+    yield "lgpio: claim a claimed line", lambda: lg.gpio_claim_output(handle, DAT), lg.error, "GPIO busy"
+    lg.gpiochip_close(handle)
+    yield "lgpio: write after close", lambda: lg.group_write(handle, DAT, 1), lg.error, "unknown handle"
+    make_dev(dev, [0])
+    chip = str(dev / "gpiochip0")
+    gpiod = GpiodStandIn({chip: "pinctrl-rp1"}).modules()["gpiod"]
+    assert gpiod is not None
+    output = gpiod.LineSettings(direction=gpiod.line.Direction.OUTPUT)
+    yield "gpiod: a Path for the chip", lambda: gpiod.Chip(dev / "gpiochip0"), TypeError, "must be str"
+    yield "gpiod: a missing chip", lambda: gpiod.Chip(str(dev / "gpiochip9")), FileNotFoundError, "No such file"
+    yield "gpiod: a line twice", lambda: gpiod.request_lines(chip, config={(DAT, DAT): output}), ValueError, "once"
+    yield "gpiod: unknown settings", lambda: gpiod.LineSettings(level=1), TypeError, "unexpected keyword"
+    request = gpiod.request_lines(chip, config={DAT: output, CLK: None}, consumer="test")
+    yield "gpiod: an int, not a Value", lambda: request.set_values({DAT: 1}), AttributeError, "no attribute 'value'"
+    active = gpiod.line.Value.ACTIVE
+    yield "gpiod: set an input line", lambda: request.set_values({CLK: active}), OSError, "not permitted"
+    yield "gpiod: set an unrequested line", lambda: request.set_values({4: active}), OSError, "Invalid argument"
+    yield "gpiod: request a held line", lambda: gpiod.request_lines(chip, config={DAT: output}), OSError, "busy"
+    request.release()
+    yield "gpiod: set after release", lambda: request.set_values({DAT: active}), gpiod.RequestReleasedError, "^$"
+
+
+def test_the_stand_ins_refuse_what_the_real_libraries_refuse(dev: Path) -> None:
+    for what, call, error, message in misuses(dev):
+        try:
+            call()
+        except error as e:
+            assert re.search(message, str(e)), f"{what}: {e!r}"
+        else:
+            pytest.fail(f"{what}: no {error.__name__}")
