@@ -4,7 +4,7 @@
     python -m bench.blinkt --quick    # fewer frames, the capture at double speed
 
 1. Per driver (``rpi-gpio``, ``lgpio``, ``gpiod``) through its recording stand-in
-   (``tests/support/gpio_standins.py``: the real libraries' signatures and checks,
+   (``tests/support/gpio_standins.py``, ``gpiod_standin.py``: the real libraries' signatures and checks,
    every pin change recorded, and decoded afterwards to check the frames): milliseconds
    per frame, frames/s, GPIO calls per frame. Then the same driver over a *no-op*
    library (the same names, functions that do nothing): what is left is our own code
@@ -51,18 +51,8 @@ from led_agent.backends.apa102 import Pixel
 from led_agent.backends.blinkt import BlinktDevice, Strip, open_strip
 from led_agent.backends.drivers import DRIVER_NAMES
 from led_agent.rendering import Frame
-from tests.support.gpio_standins import (
-    Direction,
-    GpiodStandIn,
-    LgpioError,
-    LgpioStandIn,
-    RequestReleasedError,
-    RPiGPIOStandIn,
-    Value,
-    installed,
-    make_dev,
-    make_module,
-)
+from tests.support.gpio_standins import LgpioError, LgpioStandIn, RPiGPIOStandIn, installed, make_dev, make_module
+from tests.support.gpiod_standin import Direction, GpiodStandIn, RequestReleasedError, Value
 from tests.support.paths import CAPTURES
 
 StandIn = RPiGPIOStandIn | LgpioStandIn | GpiodStandIn

@@ -1,7 +1,7 @@
 """The Blinkt!'s GPIO drivers over recording stand-ins of RPi.GPIO, lgpio and gpiod.
 
 Each test decodes the APA102 stream its driver put on the pins (``tests/support/
-gpio_standins.py``: the stand-ins enforce the real libraries' signatures and call order)
+gpio_standins.py`` and ``gpiod_standin.py``: the stand-ins enforce the real libraries' signatures and call order)
 and checks colours, brightness and frame boundaries. ``time.sleep`` fails in this
 module: the fast drivers must never sleep.
 """
@@ -32,12 +32,12 @@ from led_agent.backends.drivers import DRIVER_NAMES
 from tests.support.gpio_standins import (
     CLK,
     DAT,
-    GpiodStandIn,
     LgpioStandIn,
     RPiGPIOStandIn,
     installed,
     make_dev,
 )
+from tests.support.gpiod_standin import GpiodStandIn
 
 StandIn = RPiGPIOStandIn | LgpioStandIn | GpiodStandIn
 Modules = Mapping[str, ModuleType | None]
