@@ -16,8 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.support.paths import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -47,8 +45,6 @@ def test_gpio_packages_are_pinned() -> None:
         assert f'"{name}==${{{arg}_VERSION}}"' in text
 
 
-@pytest.mark.xfail(strict=True, reason="the Blinkt! helper's GPIO drivers (led_agent/backends/drivers.py) are in "
-                                       "its branch; once merged this passes: drop the marker")
 def test_the_drivers_import_the_installed_modules() -> None:
     drivers = (ROOT / "led_agent" / "backends").glob("*.py")
     imported = "".join(path.read_text() for path in drivers)
