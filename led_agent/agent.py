@@ -25,8 +25,9 @@ device write did not fail; metrics from the board's :class:`Counters` (the intak
 counts included), the render loop's frame rate and the board's per-node stats.
 
 Stopping (SIGTERM in a pod): the render loop ends and blanks the device (joined within
-5 s), then ``offline`` is published and confirmed (within 2 s) and the connection closes
-— well inside Kubernetes' default 30 s grace period, with the broker up or down.
+2 s; a device hung in a write is left alone), then ``offline`` is published and
+confirmed (within 2 s) and the connection closes — inside the chart's 10 s grace period
+(Kubernetes' default is 30 s), with the broker up or down.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import argparse
 import logging
 
 from bus.arguments import UsageParser, positive, validated
+from bus.health import HealthServer
 from bus.shell import (
     add_broker_option,
     add_health_options,
@@ -32,7 +33,6 @@ from led_agent.agent import DEFAULT_BRIGHTNESS, DEFAULT_LEDS, Agent, AgentConfig
 from led_agent.backends import (
     DEVICE_NAMES,
     GPIO_DRIVER_NAMES,
-    Device,
     DeviceError,
     DeviceOptionError,
     check_options,
@@ -122,19 +122,34 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     log.info("agent %s showing %s on %s via %s", config.agent_id, ", ".join(config.nodes), args.device,
              config.broker.redacted())
-    return run(Agent(config, device), args, device)
-
-
-def run(agent: Agent, args: argparse.Namespace, device: Device) -> int:
-    """Run ``agent`` until SIGINT/SIGTERM, with health and metrics on ``--http-port`` if given."""
     try:
-        health = serve_health(agent, args)
-    except OSError as e:  # the port is taken, or the address is not ours
+        return run_until_stopped(Served(Agent(config, device), args))
+    except OSError as e:  # the health port is taken, or the address is not ours
         log.error("cannot serve health and metrics on %s:%s: %s", args.http_host, args.http_port, e)
-        device.close()
         return 1
-    try:
-        return run_until_stopped(agent)
-    finally:
-        if health is not None:
-            health.stop()
+
+
+class Served:
+    """The agent, and its health server (``--http-port``) from the moment the agent runs.
+
+    Started after the agent, so ``/healthz`` never answers for an agent not started yet;
+    stopped before it. A port that cannot be served stops the agent again and raises.
+    """
+
+    def __init__(self, agent: Agent, args: argparse.Namespace) -> None:
+        self._agent = agent
+        self._args = args
+        self._health: HealthServer | None = None
+
+    def start(self) -> None:
+        self._agent.start()
+        try:
+            self._health = serve_health(self._agent, self._args)
+        except OSError:
+            self._agent.stop()
+            raise
+
+    def stop(self) -> None:
+        if self._health is not None:
+            self._health.stop()
+        self._agent.stop()

@@ -12,7 +12,7 @@ Runs on its own thread so that message handling never waits for a device. Each t
 
 A device that fails is counted (``device_errors``) and logged at most once per
 interval; the loop carries on, and the next changed frame tries again. On :meth:`stop`
-the device is blanked (all ``000000``) and closed.
+the device is blanked (all ``000000``) and closed — unless it hangs in a write.
 
 For health and metrics (``led_agent.agent``) the loop keeps what it already knows: when
 its last turn started (:meth:`alive`: the thread runs and turned within
@@ -39,6 +39,7 @@ DEFAULT_FPS = 60.0
 IDLE_WAIT_SECONDS = 1.0
 STALL_SECONDS = 10.0  # an idle loop turns every IDLE_WAIT_SECONDS; ten of them missed is a hang
 RATE_WINDOW_SECONDS = 2.0
+STOP_SECONDS = 2.0  # a turn takes milliseconds; longer is a device that hangs
 
 FramesHook = Callable[[Mapping[str, Frame]], None]
 
@@ -83,12 +84,20 @@ class RenderLoop:
         running = self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
         return running and self.last_turn is not None and self._clock() - self.last_turn < STALL_SECONDS
 
-    def stop(self, *, timeout: float = 5.0) -> None:
-        """Stop the loop, blank the device, close it."""
+    def stop(self, *, timeout: float = STOP_SECONDS) -> None:
+        """Stop the loop, blank the device, close it.
+
+        A loop still inside a device write after ``timeout`` is hung on the device: then the
+        device is left alone (a second write would hang the stop too), so that the agent
+        still publishes ``offline`` and exits within its pod's grace period.
+        """
         self._stopping.set()
         self._board.wake()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the device did not return within %g s; leaving it as it is", timeout)
+                return
         dark = {node: (DARK,) * self._board.leds for node in self._board.nodes}
         self._write({n: f for n, f in dark.items() if self._shown.get(n) != f})
         try:

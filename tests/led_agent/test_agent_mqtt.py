@@ -32,7 +32,7 @@ from tests.support.waiting import wait_until
 
 LEDS = 4
 DARK = "000000"
-GRACE_SECONDS = 30 / 3  # Kubernetes' default terminationGracePeriodSeconds, with room to spare
+GRACE_SECONDS = 10  # the chart's terminationGracePeriodSeconds for agents (Kubernetes' default: 30)
 
 
 def padded(*colors: str) -> list[str]:

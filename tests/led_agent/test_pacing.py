@@ -142,3 +142,17 @@ def test_the_frame_rate_is_measured_over_a_window() -> None:
     wait_until(lambda: loop.frame_rate > 0)
     loop.stop()
     assert loop.frame_rate * RATE_WINDOW_SECONDS <= board.counters.renders
+
+
+def test_stop_leaves_a_hung_device_alone_and_returns() -> None:
+    board, device = Board(["n1"], leds=1), RecordingDevice()
+    board.handle(PODS, event("add", "a", 1, color="ff0000").to_payload())
+    device.release.clear()  # the device hangs in its first write
+    loop = RenderLoop(board, device, brightness=0.5)
+    loop.start()
+    assert device.entered.wait(5)
+    started = time.monotonic()
+    loop.stop(timeout=0.2)
+    assert time.monotonic() - started < 5  # not another write that hangs
+    assert not device.closed
+    device.release.set()
