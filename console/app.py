@@ -51,6 +51,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bus.connection import BusConnection, Message
+from bus.ordering import DEFAULT_MAX_PODS
 from bus.topics import Topics
 from bus.urls import BrokerUrl, parse_broker_url
 from console.broadcasting import FLUSH_SECONDS, Closing, Hub, Subscriber, Ticker
@@ -78,9 +79,10 @@ class Console:
         controls: Controls,
         traffic: TrafficSource | None = None,
         traffic_rate: float = DEFAULT_RATE,
+        max_pods: int = DEFAULT_MAX_PODS,
     ) -> None:
         self.topics = Topics(topic_prefix)
-        self.wall = Wall(self.topics)
+        self.wall = Wall(self.topics, max_pods=max_pods)
         self.controls = controls
         self.hub = Hub(self.wall, controls=controls.describe)
         self.traffic = LoadGenerator(traffic, rate=traffic_rate) if traffic is not None else None
@@ -119,7 +121,7 @@ class Console:
                                                 rate=self.traffic.rate))
 
     def _on_message(self, message: Message) -> None:
-        node = self.wall.handle(message.topic, message.payload)
+        node = self.wall.handle(message.topic, message.payload, retained=message.retain)
         if node is not None:  # missed events: the broker re-sends the retained snapshot
             log.info("%s: missed events; asking for the retained snapshot again", node)
             state = self.topics.state(node)
@@ -137,10 +139,11 @@ def create_app(
     controls: Controls,
     traffic: TrafficSource | None = None,
     traffic_rate: float = DEFAULT_RATE,
+    max_pods: int = DEFAULT_MAX_PODS,
 ) -> Starlette:
     """The console app; serving it starts the console (``app.state.console``), stopping it stops it."""
     console = Console(broker=broker, topic_prefix=topic_prefix, controls=controls, traffic=traffic,
-                      traffic_rate=traffic_rate)  # fmt: skip
+                      traffic_rate=traffic_rate, max_pods=max_pods)  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
