@@ -51,7 +51,7 @@ def view(seq: int | None = None, *pods: dict[str, Any] | str) -> Any:
 
 
 def shown(v: Any) -> list[str]:
-    return [p[1] for p in v.pods]
+    return [p[0].removeprefix("uid-") for p in v.pods]
 
 
 # -- the subscriber algorithm -------------------------------------------------------------
@@ -81,7 +81,7 @@ def test_applying_is_idempotent_and_keeps_places() -> None:
     v.handle("pods", ev("update", "z", 3), 100)  # update of an unknown pod: append
     v.handle("pods", ev("remove", "nope", 4), 100)  # remove of an unknown pod: nothing
     assert shown(v) == ["a", "b", "c", "z"]
-    assert v.pods[1][2] == "ff0000" and v.last == 4
+    assert v.pods[1][1] == 0xFF0000 and v.last == 4
 
 
 def test_the_seed_minimal_event_is_enough() -> None:
