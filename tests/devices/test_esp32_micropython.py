@@ -21,11 +21,10 @@ from tests.devices.esp32 import (
     BoardRun,
     Scenario,
     check_against_agent,
-    dimmed,
     from_capture,
     run_board,
-    stale_level,
 )
+from tests.devices.reference import dimmed, stale_level
 from tests.support.streams import NAMES, capture_path, expected_frame, last_snapshots
 
 NODES = ("node-1", "node-2", "node-3")

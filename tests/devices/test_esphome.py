@@ -26,7 +26,7 @@ from bus.messages import NodeSnapshot
 from bus.ordering import NodeList
 from bus.topics import Topics
 from led_agent.rendering import RED, Frame, Scene, render
-from tests.devices.esp32 import dimmed, stale_level
+from tests.devices.reference import dimmed, stale_level
 from tests.support.paths import ROOT
 from tests.support.streams import NAMES, capture_path, node_streams
 
