@@ -46,6 +46,7 @@ KEEPALIVE = 30
 MAX_BACKOFF_S = 30
 SNAPSHOT_PAUSE_MS = 60000  # after a snapshot too big to read: follow events only this long
 REPORT_EVERY_MS = 10000
+MESSAGES_PER_TURN = 20  # then a frame: a burst never freezes the strip
 
 
 class Clock:
@@ -180,7 +181,7 @@ class Subscriber:
         print("subscribed, showing", config.NODE, "" if snapshot else "(events only: the snapshot is too big)")
 
     def step(self, client):
-        """One turn of the loop: subscriptions, at most one message, keepalive."""
+        """One turn of the loop: subscriptions, then the messages that are there (a few)."""
         if client.fresh:
             self.subscribe(client)
         elif self.resync:
@@ -188,7 +189,9 @@ class Subscriber:
             if self.clock() >= self.without_snapshot_until:
                 client.acknowledged(client.subscribe, self.state_topic, 1)
         try:
-            client.check_msg()
+            for _ in range(MESSAGES_PER_TURN):
+                if client.check_msg() is None:  # nothing more there (or a PINGRESP)
+                    break
         except MemoryError:  # umqtt could not hold the message: the socket is mid-packet
             gc.collect()
             self.view.count("no_memory")
