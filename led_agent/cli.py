@@ -16,7 +16,14 @@ from bus.arguments import UsageParser, validated
 from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, run_until_stopped
 from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
 from led_agent.agent import DEFAULT_BRIGHTNESS, DEFAULT_LEDS, Agent, AgentConfig, default_agent_id
-from led_agent.backends import DEVICE_NAMES, DeviceError, DeviceOptionError, check_options, open_device
+from led_agent.backends import (
+    DEVICE_NAMES,
+    GPIO_DRIVER_NAMES,
+    DeviceError,
+    DeviceOptionError,
+    check_options,
+    open_device,
+)
 
 log = logging.getLogger("led_agent")
 
@@ -30,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--node", action="append", dest="nodes", required=True, metavar="NODE", type=validated(validate_node),
         help="a node to show (repeatable; one row per node)")
     add("--device", choices=DEVICE_NAMES, default="terminal", help="where to show (default: %(default)s)")
+    add("--gpio-driver", choices=GPIO_DRIVER_NAMES,
+        help="--device blinkt only: how to drive its pins (default: auto, the fastest that opens)")
     add("--leds", type=leds_value, default=DEFAULT_LEDS, help="LEDs per node (default: %(default)s)")
     add("--brightness", type=brightness_value, default=DEFAULT_BRIGHTNESS,
         help="0..1, applied by the device (default: %(default)s)")
@@ -67,7 +76,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     """Check what argparse cannot (URL, device options); exit 2 with one line if wrong."""
     nodes = tuple(dict.fromkeys(args.nodes))  # a node named twice is shown once
     try:
-        check_options(args.device, nodes=nodes, leds=args.leds)
+        check_options(args.device, nodes=nodes, leds=args.leds, gpio_driver=args.gpio_driver)
     except DeviceOptionError as e:
         parser.error(str(e))
     broker = broker_from_args(parser, args)
@@ -88,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(parser, args)
     configure_logging(args)
     try:
-        device = open_device(args.device, nodes=config.nodes, leds=config.leds)
+        device = open_device(args.device, nodes=config.nodes, leds=config.leds, gpio_driver=args.gpio_driver)
     except DeviceError as e:
         log.error("%s", e)
         return 1
