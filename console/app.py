@@ -245,7 +245,7 @@ async def _index(_request: Request) -> Response:
 
 async def _mqtt_js(_request: Request) -> Response:
     if not MQTT_JS.exists():
-        return JSONResponse({"error": f"{MQTT_JS} is missing: run `make node_modules` (npm ci)"}, status_code=404)
+        return _json(ErrorReply(error=f"{MQTT_JS} is missing: run `make node_modules` (npm ci)"), 404)
     return FileResponse(MQTT_JS)
 
 
