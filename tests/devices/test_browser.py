@@ -13,24 +13,24 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from broker.launching import RunningBroker, free_port, start_mosquitto
 from bus.captures import Capture, load_capture
 from bus.replaying import ReplayOptions, replay_to_broker
 from bus.urls import parse_broker_url
 from tests.devices.reference import Event, check_frames
+from tests.support.browsers import chromium
 from tests.support.paths import ROOT
 from tests.support.streams import NAMES, capture_path, expected_frame, last_snapshots, opening
 from tests.support.waiting import wait_until
 
 PAGE = ROOT / "devices" / "browser" / "index.html"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 NODES = ("node-1", "node-2", "node-3")
 LEDS = 8
 SPEED = 4.0
@@ -49,13 +49,8 @@ def broker() -> Iterator[RunningBroker]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright (Playwright's own browser download is not used)."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def page_url(base: str, broker: RunningBroker, prefix: str, **extra: str) -> str:
@@ -126,21 +121,43 @@ def test_the_page_shows_what_the_agent_shows_at_every_turn(browser: Browser, bro
     assert next(iter(checked.values())).turns > 100
 
 
-def test_bad_input_is_counted_and_changes_nothing(browser: Browser, broker: RunningBroker) -> None:
+@contextmanager
+def opened_on_the_opening(browser: Browser, broker: RunningBroker, name: str = "scaling") -> Iterator[Opened]:
+    """A page showing every node of a capture's opening (retained), under a prefix of its own."""
     prefix = f"t{uuid.uuid4().hex[:8]}/"
-    head, _ = split(load_capture(capture_path("scaling")))
+    head, _ = split(load_capture(capture_path(name)))
     replay(head, broker, prefix, speed=0)
     page = browser.new_page()
     try:
         page.goto(page_url(PAGE.as_uri(), broker, prefix))
         wait_until(lambda: set(shown(page)) == set(NODES), timeout=15, what="every node shown")
-        before = shown(page)
-        garbage = [(b"\xff\xfe", "pods"), (b"{nope", "pods"), (b'{"action":"explode","pod":"x"}', "pods"),
-                   (b'{"v":2,"action":"add","pod":"x"}', "pods"), (b'{"node":"node-1","pods":{}}', "state"),
-                   (b'{"action":"add","pod":"x","node":"node-2"}', "pods"), (b"sleepy", "status")]  # fmt: skip
-        messages = tuple(dataclasses.replace(head.messages[0], topic=f"nodes/node-1/{kind}", payload=payload,
-                                             retain=False, offset=0.0) for payload, kind in garbage)  # fmt: skip
-        replay(Capture(messages), broker, prefix, speed=0)
+        yield Opened(page, head, prefix, broker)
+    finally:
+        page.close()
+
+
+@dataclasses.dataclass
+class Opened:
+    page: Page
+    head: Capture
+    prefix: str
+    broker: RunningBroker
+
+    def publish(self, *messages: tuple[str, bytes]) -> None:
+        """Non-retained messages on ``nodes/…`` topics, through the broker."""
+        template = self.head.messages[0]
+        captured = tuple(dataclasses.replace(template, topic=topic, payload=payload, retain=False, offset=0.0)
+                         for topic, payload in messages)  # fmt: skip
+        replay(Capture(captured), self.broker, self.prefix, speed=0)
+
+
+def test_bad_input_is_counted_and_changes_nothing(browser: Browser, broker: RunningBroker) -> None:
+    garbage = [(b"\xff\xfe", "pods"), (b"{nope", "pods"), (b'{"action":"explode","pod":"x"}', "pods"),
+               (b'{"v":2,"action":"add","pod":"x"}', "pods"), (b'{"node":"node-1","pods":{}}', "state"),
+               (b'{"action":"add","pod":"x","node":"node-2"}', "pods"), (b"sleepy", "status")]  # fmt: skip
+    with opened_on_the_opening(browser, broker) as opened:
+        page, before = opened.page, shown(opened.page)
+        opened.publish(*((f"nodes/node-1/{kind}", payload) for payload, kind in garbage))
         wait_until(lambda: sum(page.evaluate("() => Object.values(window.shineALight.board.bad)")) == len(garbage),
                    timeout=10, what="every bad message counted")  # fmt: skip
         assert page.evaluate("() => window.shineALight.board.bad") == {
@@ -148,26 +165,16 @@ def test_bad_input_is_counted_and_changes_nothing(browser: Browser, broker: Runn
             "bad_status": 1}  # fmt: skip
         assert shown(page) == before
         assert "ignored: " in page.inner_text("#bad")
-    finally:
-        page.close()
 
 
 def test_a_watcher_that_is_away_makes_its_node_stale(browser: Browser, broker: RunningBroker) -> None:
-    prefix = f"t{uuid.uuid4().hex[:8]}/"
-    head, _ = split(load_capture(capture_path("scaling")))
-    replay(head, broker, prefix, speed=0)
-    page = browser.new_page()
-    try:
-        page.goto(page_url(PAGE.as_uri(), broker, prefix))
-        wait_until(lambda: set(shown(page)) == set(NODES), timeout=15, what="every node shown")
+    with opened_on_the_opening(browser, broker) as opened:
+        page = opened.page
         lit = shown(page)["node-1"][0]
-        status = dataclasses.replace(head.messages[0], topic="nodes/node-1/status", payload=b"degraded", offset=0.0)
-        replay(Capture((status,)), broker, prefix, speed=0)
+        opened.publish(("nodes/node-1/status", b"degraded"))
         wait_until(lambda: shown(page)["node-1"][0] not in (lit, "000000"), timeout=10, what="node-1 dimmed")
         assert page.locator('.node[data-node="node-1"]').get_attribute("class") == "node stale"
         assert shown(page)["node-2"][0] != shown(page)["node-1"][0]
-    finally:
-        page.close()
 
 
 def test_the_console_serves_the_page_and_its_mqtt_js(browser: Browser, broker: RunningBroker) -> None:
