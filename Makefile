@@ -41,6 +41,7 @@ test: $(STAMP) $(NODE_STAMP) esphome
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint Dockerfile
 
 bench: $(STAMP)
 	$(PY) -m bench.pipeline $(ARGS)
