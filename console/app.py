@@ -63,6 +63,9 @@ from console.wall import Wall
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+# The broker-only browser page (devices/browser), served here too, with the mqtt.js it loads.
+BROWSER_PAGE = Path(__file__).resolve().parents[1] / "devices" / "browser"
+MQTT_JS = Path(__file__).resolve().parents[1] / "node_modules" / "mqtt" / "dist" / "mqtt.min.js"
 KEEPALIVE_SECONDS = 10.0
 TRAFFIC_SECONDS = 1.0
 MAX_BODY_BYTES = 4096
@@ -163,6 +166,8 @@ def create_app(
         Route("/api/abort", _abort, methods=["POST"]),
         Route("/api/traffic", _traffic, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/browser/mqtt.min.js", _mqtt_js),
+        Mount("/browser", StaticFiles(directory=BROWSER_PAGE, html=True, check_dir=False), name="browser"),
     ]
     # ValueError: BadRequest, ControlError, and the plans' and traffic's own validation.
     handlers = {ValueError: _status(400), Busy: _status(409), NoTraffic: _status(409)}
@@ -239,6 +244,12 @@ def _console(request: Request) -> Console:
 
 async def _index(_request: Request) -> Response:
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def _mqtt_js(_request: Request) -> Response:
+    if not MQTT_JS.exists():
+        return _json(ErrorReply(error=f"{MQTT_JS} is missing: run `make node_modules` (npm ci)"), 404)
+    return FileResponse(MQTT_JS)
 
 
 async def _state(request: Request) -> Response:
