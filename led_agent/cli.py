@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bus.arguments import UsageParser, positive, validated
+from bus.arguments import UsageParser, number, positive, validated
 from bus.health import HealthServer
 from bus.shell import (
     add_broker_option,
@@ -41,6 +41,10 @@ from led_agent.backends import (
 from led_agent.board import DEFAULT_MAX_PODS
 
 log = logging.getLogger("led_agent")
+
+
+leds_value = number(1, strict=False, kind=int)
+brightness_value = number(0, strict=False, maximum=1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,26 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_health_options(parser)
     add_logging_options(parser)
     return parser
-
-
-def leds_value(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def brightness_value(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:  # also rejects nan
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text!r}")
-    return value
 
 
 def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AgentConfig:
