@@ -2,13 +2,21 @@
 
 Mirrors client-go: a watch asks the server to end it after a random time between
 ``min_watch_timeout`` and twice that (so thousands of watchers do not reconnect in
-step), and errors back off exponentially (capped) with jitter, reset after success.
+step), and errors back off exponentially (capped) with jitter. The loop resets the
+backoff after every healthy stream (``watching.py``), so one blip after earlier,
+unrelated ones costs the first delay again, not the cap.
+
+A server that says when to come back (429 with Retry-After) is believed: the wait is
+its hint plus up to 20 % (so a crowd of watchers told the same second spreads out),
+not our own exponential guess.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+
+HINT_JITTER = 0.2
 
 
 @dataclass
@@ -19,11 +27,18 @@ class Backoff:
     rng: random.Random = field(default_factory=random.Random)
     _attempt: int = 0
 
-    def next_delay(self, *, at_least: float = 0.0) -> float:
-        """The wait before the next attempt: jittered in [base/2, base], never below ``at_least``."""
+    def next_delay(self) -> float:
+        """The wait before the next attempt: jittered in [base/2, base]."""
         base = min(self.cap, self.initial * self.factor**self._attempt)
         self._attempt += 1
-        return max(at_least, base / 2 + self.rng.random() * base / 2)
+        return base / 2 + self.rng.random() * base / 2
+
+    def after_hint(self, seconds: float) -> float:
+        """The wait the server asked for (Retry-After), jittered up by at most 20 %."""
+        if seconds <= 0:
+            return self.next_delay()
+        self._attempt += 1
+        return seconds * (1 + HINT_JITTER * self.rng.random())
 
     def reset(self) -> None:
         self._attempt = 0

@@ -24,7 +24,7 @@ from tests.support.paths import ROOT
 from watcher.kube import PodApi, Timeouts
 from watcher.service import Watcher, WatcherConfig
 
-FAST = Timeouts(connect=2, list_read=5, watch_read=2, watchdog=3)
+FAST = Timeouts(connect=2, list_read=5)
 
 
 @pytest.fixture
