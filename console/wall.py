@@ -38,27 +38,19 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from bus.intake import RESYNC_RETRY_SECONDS, FeedCounters, NodeFeed, Taken
 from bus.messages import PodEntry
 from bus.ordering import diff
 from bus.ratelimit import RateLimitedLog
 from bus.topics import Topics
+from console.messages import Light, NodeChange, NodeGone, NodeUpdate, NodeView, Removal
 
-__all__ = ["RESYNC_RETRY_SECONDS", "Wall", "WallCounters", "light", "natural_key"]
+__all__ = ["RESYNC_RETRY_SECONDS", "Wall", "WallCounters", "natural_key"]
 
 log = logging.getLogger(__name__)
 
 _DIGITS = re.compile(r"(\d+)")
-
-JsonDict = dict[str, Any]
-
-
-def light(entry: PodEntry) -> JsonDict:
-    """One pod as the browser needs it; a missing state counts as ready (the rendering rule)."""
-    state = entry.state.value if entry.state is not None else "ready"
-    return {"key": entry.key, "pod": entry.pod, "color": entry.shown_color, "state": state}
 
 
 @dataclass(frozen=True)
@@ -115,16 +107,16 @@ class Wall:
 
     # -- output (broadcaster) ------------------------------------------------------------
 
-    def view(self) -> list[JsonDict]:
+    def view(self) -> tuple[NodeView, ...]:
         """Every node as last flushed, sorted by name: the starting point of a new browser."""
         with self._lock:
             shown = sorted(self._sent.items(), key=lambda item: natural_key(item[0]))
-            return [_node_view(name, sent.status, sent.entries) for name, sent in shown]
+            return tuple(_node_view(name, sent.status, sent.entries) for name, sent in shown)
 
-    def flush(self) -> list[JsonDict]:
+    def flush(self) -> list[NodeUpdate]:
         """One update per node changed since the last flush (with removals and their slots)."""
         with self._lock:
-            updates = [{"node": name, "gone": True} for name in sorted(self._gone)]
+            updates: list[NodeUpdate] = [NodeGone(node=name) for name in sorted(self._gone)]
             nodes = self._feed.nodes
             dirty = sorted((name for name in self._dirty if name in nodes), key=natural_key)
             self._gone.clear()
@@ -137,16 +129,16 @@ class Wall:
                     continue
                 removed = diff(sent.entries if sent is not None else {}, current).removed
                 view = _node_view(name, state.status, current)
-                view["removed"] = [{"slot": slot, "key": key} for slot, key in removed]
-                updates.append(view)
+                slots = tuple(Removal(slot=slot, key=key) for slot, key in removed)
+                updates.append(NodeChange(**dict(view), removed=slots))
                 self._sent[name] = _Sent(current, state.status)
             if updates:
                 self.counters.flushes += 1
             return updates
 
 
-def _node_view(name: str, status: str | None, entries: dict[str, PodEntry]) -> JsonDict:
-    return {"node": name, "status": status, "pods": [light(e) for e in entries.values()]}
+def _node_view(name: str, status: str | None, entries: dict[str, PodEntry]) -> NodeView:
+    return NodeView(node=name, status=status, pods=tuple(map(Light.of, entries.values())))
 
 
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:

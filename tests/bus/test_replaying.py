@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from broker.launching import free_port
-from bus.cli import main
 from bus.captures import Capture, CapturedMessage, write_capture
+from bus.cli import main
 from bus.replaying import ReplayOptions, later_retained_topics, pass_messages, replay, replay_to_broker, with_pass_epoch
 from bus.urls import parse_broker_url
 from tests.support.brokers import BrokerEndpoint

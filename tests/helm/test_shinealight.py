@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from tests.helm.charts import ROOT, Helm, container_of, env_of
+from tests.helm.charts import Helm, container_of, env_of
+from tests.support.paths import ROOT
 
 CHART = "shinealight"
 BROKER = "shinealight-mosquitto"

@@ -36,7 +36,7 @@ def cluster() -> Iterator[ApiServer]:
         server.stop()
 
 
-def show_pod(name: str, *, node: str = "node-1", color: str | None = "ffff00", **kw: Any) -> dict[str, Any]:
+def show_pod(name: str, *, node: str | None = "node-1", color: str | None = "ffff00", **kw: Any) -> dict[str, Any]:
     labels = {"app": "whoami", "blinkt": "show"}
     if color is not None:
         labels["blinktColor"] = color

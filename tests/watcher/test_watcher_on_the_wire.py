@@ -231,7 +231,7 @@ def test_waits_for_a_broker_that_is_down_and_heals_one_that_lost_its_retained_st
         broker = start_mosquitto(port=port, workdir=tmp_path, persistence=False)
         second = Probe(endpoint, f"{topic_prefix}nodes/node-1/+")
         second.wait_for(lambda m: {x.topic.rsplit("/", 1)[1] for x in m} >= {"state", "status"}, timeout=15)
-        snapshot = decode_snapshot(next(x.payload for x in second.messages if x.topic.endswith("/state")))
+        snapshot = decode_snapshot(next(bytes(x.payload) for x in second.messages if x.topic.endswith("/state")))
         assert [p.pod for p in snapshot.pods] == ["a"]
         second.close()
     finally:
