@@ -65,7 +65,8 @@ class PodView:
         return self.entry.color
 
     @property
-    def state(self) -> PodState | None:
+    def state(self) -> PodState:
+        assert self.entry.state is not None  # view_pod always reads one
         return self.entry.state
 
 

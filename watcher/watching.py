@@ -7,7 +7,9 @@
 3. When the stream ends (timeout, dropped connection), watch again from where we were.
 4. ``410 Gone`` (on the watch or as an ERROR event): relist, this time a consistent
    read (``resourceVersion=""``) so the list is not older than what we already saw,
-   and let the sink diff (tombstones for what we missed).
+   and let the sink diff (tombstones for what we missed). At once — unless no watch
+   has delivered anything since the last list: then a server that expires every
+   version it hands out is backed off like any other failure, not relisted in a loop.
 5. Errors back off exponentially with jitter; 429 waits what Retry-After says; a watch
    that ends at once without delivering anything backs off too, so a misbehaving
    server cannot make us spin.
@@ -19,8 +21,9 @@
 
 Healthy: a stream that delivered an event or bookmark, or stayed open
 ``SETTLED_SECONDS``, has proven the server works. That resets the backoff (so a drop
-after hours of watching is retried within a second, whatever happened before) and
-ends the scope's unhealthy spell (:class:`ScopeHealth`, which the service turns into
+after hours of watching is retried within a second, whatever happened before; a list
+alone does not, or list-then-fail would never back off) and ends the scope's unhealthy
+spell (:class:`ScopeHealth`, which the service turns into
 the node's ``degraded`` status, its probes and metrics).
 
 Stalls: a half-open connection delivers nothing, not even bookmarks. The server sends
@@ -153,6 +156,7 @@ class ListWatcher:
     _wait: Callable[[float], object] = field(init=False, repr=False)
     _bugs: Backoff = field(init=False, repr=False)
     _last_bug: float = field(init=False, repr=False, default=float("-inf"))
+    _delivered_since_list: bool = field(init=False, repr=False, default=False)
 
     def __post_init__(self) -> None:
         self.health = ScopeHealth(since=self.clock())
@@ -188,10 +192,10 @@ class ListWatcher:
         pods, self.resource_version = self.source.list(self.query, resource_version=resource_version)
         self.stats.lists += 1
         log.info("%s: listed %d (resourceVersion %s)", self.scope, len(pods), self.resource_version)
+        self._delivered_since_list = False
         self.sink.replaced(self.query.namespace, pods)
         self.health.heard(self.clock())
         self.synced.set()
-        self.backoff.reset()
 
     def _watch(self) -> None:
         timeout = jittered_watch_timeout(self.min_watch_timeout, self.rng)
@@ -212,6 +216,7 @@ class ListWatcher:
         for event_type, obj in stream:
             if not delivered:
                 self.backoff.reset()
+                self._delivered_since_list = True
             delivered += 1
             now = self.clock()
             self.health.heard(now)
@@ -238,7 +243,7 @@ class ListWatcher:
         now = self.clock()
         self.stats.errors[kind_of(error)] += 1
         self.health.failed(now, f"{kind_of(error)}: {_describe(error)}")
-        if isinstance(error, Expired):
+        if isinstance(error, Expired) and self._delivered_since_list:
             log.info("%s: %s; relisting", self.scope, error)
             return
         delay = self._delay(error, now)

@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -103,3 +105,22 @@ class WatcherProcess:
 
 def payloads(messages: list[Any], topic: str) -> list[dict[str, Any]]:
     return [json.loads(m.payload) for m in messages if m.topic == topic and m.payload]
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """Status and body of a GET (0 and the reason while nothing listens yet)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError as e:
+        return 0, str(e)
+
+
+def metric(text: str, sample: str) -> float:
+    """The value of one sample (``name`` or ``name{labels}``) in Prometheus text."""
+    for line in text.splitlines():
+        if line.rsplit(" ", 1)[0] == sample:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {sample} in /metrics")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from tests.support.brokers import BrokerEndpoint
 from tests.support.probes import Probe
 from tests.support.waiting import wait_until
 
-from .conftest import WatcherProcess, show_pod
+from .conftest import WatcherProcess, http_get, metric, show_pod
 
 GRACE_SECONDS = 30  # a pod's default terminationGracePeriodSeconds
 
@@ -47,24 +45,6 @@ def test_missing_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
     assert "no Kubernetes configuration" in process.stderr()
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except (urllib.error.HTTPError) as e:
-        return e.code, e.read().decode()
-    except OSError as e:  # not listening yet
-        return 0, str(e)
-
-
-def metric(text: str, sample: str) -> float:
-    """The value of one sample line (``name`` or ``name{labels}``) of the Prometheus text."""
-    for line in text.splitlines():
-        if line.rsplit(" ", 1)[0] == sample:
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"no sample {sample} in /metrics")
-
-
 def watcher_args(kubeconfig: Path, broker: str, prefix: str, *extra: str) -> list[str]:
     return ["--node", "node-1", "--kubeconfig", str(kubeconfig), "--broker", broker, "--topic-prefix", prefix,
             "--snapshot-interval", "0.05", *extra]
@@ -82,13 +62,13 @@ def test_health_and_metrics_on_http_port_then_sigterm_says_offline_and_exits(
                                            "--http-host", "127.0.0.1", "--degraded-after", "0.5"),
                              log=tmp_path / "watcher.log")
     try:
-        wait_until(lambda: get(url + "/readyz")[0] == 200, timeout=20, what="/readyz 200")
-        assert get(url + "/healthz") == (200, "ok\n")
+        wait_until(lambda: http_get(url + "/readyz")[0] == 200, timeout=20, what="/readyz 200")
+        assert http_get(url + "/healthz") == (200, "ok\n")
         cluster.store.create(show_pod("b"))
         bus.wait_for(lambda m: any(x.topic.endswith("/pods") and b'"pod":"b"' in x.payload for x in m))
-        wait_until(lambda: metric(get(url + "/metrics")[1], "shinealight_watcher_events_published_total") == 2,
+        wait_until(lambda: metric(http_get(url + "/metrics")[1], "shinealight_watcher_events_published_total") == 2,
                    what="two events counted")
-        text = get(url + "/metrics")[1]
+        text = http_get(url + "/metrics")[1]
         assert metric(text, "shinealight_watcher_broker_connected") == 1
         assert metric(text, "shinealight_watcher_api_connected") == 1
         assert metric(text, "shinealight_watcher_snapshots_published_total") >= 1
@@ -100,14 +80,14 @@ def test_health_and_metrics_on_http_port_then_sigterm_says_offline_and_exits(
 
         cluster.faults.fail_next(100_000, status=500, kind="any")
         cluster.drop_watches()
-        wait_until(lambda: get(url + "/readyz")[0] == 503, what="/readyz 503 while the API fails")
-        assert "not watching" in get(url + "/readyz")[1]
-        wait_until(lambda: metric(get(url + "/metrics")[1], "shinealight_watcher_degraded") == 1, what="degraded")
-        text = get(url + "/metrics")[1]
+        wait_until(lambda: http_get(url + "/readyz")[0] == 503, what="/readyz 503 while the API fails")
+        assert "not watching" in http_get(url + "/readyz")[1]
+        wait_until(lambda: metric(http_get(url + "/metrics")[1], "shinealight_watcher_degraded") == 1, what="degraded")
+        text = http_get(url + "/metrics")[1]
         assert metric(text, 'shinealight_watcher_api_errors_total{kind="stream_broken"}') >= 1
         assert metric(text, "shinealight_watcher_watch_restarts_total") >= 0
         cluster.faults.clear()
-        wait_until(lambda: get(url + "/readyz")[0] == 200, timeout=20, what="/readyz 200 again")
+        wait_until(lambda: http_get(url + "/readyz")[0] == 200, timeout=20, what="/readyz 200 again")
         before = len(bus.messages)
         started = time.monotonic()
         assert process.stop(signal.SIGTERM, timeout=GRACE_SECONDS) == 0, process.stderr()

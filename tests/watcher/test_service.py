@@ -7,8 +7,6 @@ number cannot be stored, but a broken or hostile server can send one).
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from tests.support.probes import Probe
 from tests.support.waiting import wait_until
 from watcher.service import Watcher, WatcherConfig
 
-from .conftest import payloads, show_pod
+from .conftest import http_get, metric, payloads, show_pod
 from .pods import raw_pod
 from .scripts import Listed, ScriptedSource, Watched
 
@@ -42,14 +40,6 @@ def pods_shown(messages: Messages, topic: str) -> list[str]:
     return [e["pod"] for e in payloads(messages, topic)]
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
 @pytest.fixture
 def served() -> Iterator[Callable[[Watcher], str]]:
     servers: list[HealthServer] = []
@@ -61,13 +51,6 @@ def served() -> Iterator[Callable[[Watcher], str]]:
     yield serve
     for server in servers:
         server.stop()
-
-
-def metric(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"no {name} in /metrics")
 
 
 # -- malformed pods: one validation, skipped and counted, the watch goes on -------------------
@@ -137,20 +120,20 @@ def test_a_node_says_degraded_while_its_watcher_cannot_reach_the_api_and_online_
     watcher = start_watcher(degraded_after=0.5)
     url = served(watcher)
     assert watcher.wait_synced(10)
-    wait_until(lambda: get(url + "/readyz")[0] == 200, what="ready")
+    wait_until(lambda: http_get(url + "/readyz")[0] == 200, what="ready")
     cluster.faults.fail_next(100_000, status=500, kind="any")
     cluster.drop_watches()
     bus.wait_for(lambda m: statuses(m).get(status) == b"degraded", timeout=15)
-    code, body = get(url + "/readyz")
+    code, body = http_get(url + "/readyz")
     assert code == 503 and "pods in all: not watching" in body
-    assert get(url + "/healthz")[0] == 200  # alive: the loops run, they just cannot reach the API
-    text = get(url + "/metrics")[1]
+    assert http_get(url + "/healthz")[0] == 200  # alive: the loops run, they just cannot reach the API
+    text = http_get(url + "/metrics")[1]
     assert metric(text, "shinealight_watcher_degraded") == 1 and metric(text, "shinealight_watcher_api_connected") == 0
     assert 'shinealight_watcher_api_errors_total{kind="rejected"}' in text
     cluster.faults.clear()
     bus.wait_for(lambda m: statuses(m).get(status) == b"online", timeout=20)
     assert [m.payload for m in bus.messages] == [b"online", b"degraded", b"online"]
-    wait_until(lambda: get(url + "/readyz")[0] == 200, what="ready again")
+    wait_until(lambda: http_get(url + "/readyz")[0] == 200, what="ready again")
 
 
 def test_an_all_nodes_watcher_says_degraded_for_every_node_it_announced(

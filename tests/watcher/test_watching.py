@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from watcher.errors import ApiRejected, Expired, StreamBroken, TooManyRequests
+from watcher.errors import ApiRejected, Expired, Stalled, StreamBroken, TooManyRequests
 from watcher.watching import SETTLED_SECONDS, ScopeHealth, StallPolicy
 
-from .scripts import Listed, RecordingSink, Stall, Wait, Watched, bookmark, event, run
+from .scripts import Listed, RecordingSink, Stall, Step, Wait, Watched, bookmark, event, run
 
 EMPTY = Listed([], "10")
 
@@ -41,16 +43,33 @@ def test_watch_timeouts_are_jittered_between_min_and_twice_min() -> None:
 
 
 @pytest.mark.parametrize("gone", [
-    pytest.param(Expired("410 Gone: too old"), id="on open"),
-    pytest.param(Watched([event("ADDED", "a", "11")], end=Expired("410 Gone")), id="as an ERROR event"),
+    pytest.param([Watched([bookmark("11"), Wait(2)]), Expired("410 Gone: too old")], id="on open"),
+    pytest.param([Watched([event("ADDED", "a", "11")], end=Expired("410 Gone"))], id="as an ERROR event"),
 ])
-def test_410_relists_at_once_with_a_consistent_read(gone: Exception | Watched) -> None:
-    result = run([EMPTY, gone, Listed([], "20"), Watched([Wait(2)])])
-    assert [(c.kind, c.rv) for c in result.source.calls[:4]] == [
-        ("list", "0"), ("watch", "10"), ("list", ""), ("watch", "20"),
-    ]
-    assert result.pauses == [] and result.source.calls[2].at == result.source.calls[1].at  # no wait to relist
+def test_410_relists_at_once_with_a_consistent_read(gone: list[Step]) -> None:
+    result = run([EMPTY, *gone, Listed([], "20"), Watched([Wait(2)])])
+    lists = [c for c in result.source.calls if c.kind == "list"]
+    assert [c.rv for c in lists] == ["0", ""]
+    assert result.source.calls[-1].rv == "20"
+    assert result.pauses == []  # no wait to relist
     assert result.watcher.stats.errors["expired"] == 1 and result.watcher.stats.relists == 1
+
+
+def test_a_server_that_expires_every_version_it_lists_is_backed_off_not_relisted_in_a_loop() -> None:
+    gone = Expired("410 Gone")
+    result = run([EMPTY, gone, EMPTY, gone, EMPTY, gone, EMPTY, Watched([bookmark("11")], end=gone), EMPTY])
+    bases = [0.8, 1.6, 3.2]
+    assert all(b / 2 <= d <= b for d, b in zip(result.delays[:3], bases, strict=True))
+    assert len(result.delays) == 3  # the 410 after a stream that delivered relists at once again
+    assert [c.rv for c in result.source.calls if c.kind == "list"] == ["0", "", "", "", ""]
+
+
+def test_a_list_alone_does_not_reset_the_backoff() -> None:
+    forbidden = ApiRejected("HTTP 403: cannot watch pods", status=403)
+    result = run([EMPTY, forbidden, forbidden, forbidden])
+    bases = [0.8, 1.6, 3.2]
+    assert all(b / 2 <= d <= b for d, b in zip(result.delays, bases, strict=True))
+    assert [c.kind for c in result.source.calls] == ["list", "watch", "watch", "watch", "watch"]
 
 
 # -- backoff ---------------------------------------------------------------------------------
@@ -64,12 +83,12 @@ def test_429_waits_what_retry_after_says_each_time() -> None:
     assert result.source.calls[3].at - result.source.calls[0].at < 7.3  # three hints, nothing compounded
 
 
-def test_a_burst_of_500s_backs_off_exponentially_and_a_list_resets_it() -> None:
+def test_a_burst_of_500s_backs_off_exponentially_and_a_healthy_stream_resets_it() -> None:
     boom = ApiRejected("HTTP 500", status=500)
     result = run([boom] * 5 + [EMPTY, Watched([Wait(2)]), StreamBroken("reset")])
     bases = [0.8, 1.6, 3.2, 6.4, 12.8]
     assert all(b / 2 <= d <= b for d, b in zip(result.delays[:5], bases, strict=True))
-    assert result.delays[5] <= 0.8  # after the list, the next failure starts again from the first delay
+    assert result.delays[5] <= 0.8  # after a stream that worked, the next failure starts again from the first delay
     assert result.watcher.stats.errors["rejected"] == 5
 
 
@@ -147,7 +166,7 @@ def test_stall_intervals_are_configurable() -> None:
 
 def test_an_unexpected_exception_never_ends_the_loop(caplog: pytest.LogCaptureFixture) -> None:
     sink = RecordingSink(fail_on={"bad"})
-    script = [EMPTY, Watched([event("ADDED", "ok", "11"), event("ADDED", "bad", "12")]),
+    script: list[Step] = [EMPTY, Watched([event("ADDED", "ok", "11"), event("ADDED", "bad", "12")]),
               Listed([], "30"), Watched([event("ADDED", "later", "31"), Wait(2)])]
     with caplog.at_level(logging.ERROR, logger="watcher.watching"):
         result = run(script, sink=sink)
@@ -203,3 +222,31 @@ def test_the_loop_keeps_scope_health_through_failures_and_recovery() -> None:
     assert spells[5:7] == [round(result.delays[4], 3), round(sum(result.delays[4:6]), 3)]
     assert spells[7] == round(sum(result.delays[4:7]) + 0.2, 3)  # opened, broke before it settled: same spell
     assert result.watcher.health.reason == "stream_broken: connection reset"
+
+
+# -- property: whatever the server does, the loop goes on, waits within bounds, counts every failure ----
+
+failures = st.sampled_from([
+    Expired("410"), TooManyRequests("429", retry_after=2), TooManyRequests("429", retry_after=0),
+    ApiRejected("HTTP 500", status=500), StreamBroken("reset"), Stalled("quiet"), ValueError("adapter bug"),
+])
+items = st.one_of(
+    st.builds(lambda k: event("MODIFIED", "a", str(20 + k)), st.integers(0, 50)),
+    st.builds(lambda k: bookmark(str(20 + k)), st.integers(0, 50)),
+    st.builds(Wait, st.floats(0, 90)),
+    st.just(Stall()),
+)
+steps = st.one_of(
+    failures,
+    st.just(EMPTY),
+    st.builds(Watched, st.lists(items, max_size=6), st.one_of(st.none(), failures)),
+)
+
+
+@given(st.lists(steps, max_size=25))
+def test_whatever_the_server_does_the_loop_goes_on_within_bounds(script: list[Step]) -> None:
+    result = run(script, lenient=True)
+    errors = result.watcher.stats.errors
+    assert all(0 < d <= 300 * 1.2 for d in result.delays)
+    assert sum(errors.values()) - errors["expired"] <= len(result.delays) <= sum(errors.values())
+    assert result.watcher.health.unhealthy_for(result.clock.now) >= 0
