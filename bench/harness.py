@@ -6,6 +6,7 @@ count and time.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def report(results: Mapping[str, Mapping[str, float]], *, as_json: bool) -> None:
+    """Print a bench's results: one JSON object, or a section per measurement."""
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return
+    for section, numbers in results.items():
+        print(f"{section}:")
+        for key, value in numbers.items():
+            print(f"  {key:28s} {value:10.2f}")
 
 
 def rss_mib(pid: int) -> float:

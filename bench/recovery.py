@@ -40,7 +40,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.harness import ROOT, Bench
+from bench.harness import ROOT, Bench, report
 from bench.workload import color_of
 from broker.launching import start_mosquitto
 
@@ -185,14 +185,9 @@ def main(argv: list[str] | None = None) -> int:
             rig.settle()
     finally:
         bench.close()
-    if args.json:
-        print(json.dumps({"watcher_root": str(args.watcher_root), **results}, indent=2))
-    else:
+    if not args.json:
         print(f"watcher from {args.watcher_root}, API bookmarks every {args.bookmark_interval:g} s")
-        for section, numbers in results.items():
-            print(f"{section}:")
-            for key, value in numbers.items():
-                print(f"  {key:28s} {value:10.2f}")
+    report(results, as_json=args.json)
     return 0
 
 

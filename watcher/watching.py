@@ -161,7 +161,7 @@ class ListWatcher:
     def __post_init__(self) -> None:
         self.health = ScopeHealth(since=self.clock())
         self._wait = self.pause or self.stop.wait
-        self._bugs = Backoff(initial=1.0, cap=BUG_BACKOFF_CAP, rng=self.rng)
+        self._bugs = Backoff(initial=1.0, cap=BUG_BACKOFF_CAP, factor=2.0, rng=self.rng)
 
     def run(self) -> None:
         """Loop until ``stop`` is set; never raises."""

@@ -8,12 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from watcher.backoff import Backoff
 from watcher.errors import ApiRejected, Expired, Stalled, StreamBroken, TooManyRequests
 from watcher.watching import SETTLED_SECONDS, ScopeHealth, StallPolicy
 
 from .scripts import Listed, RecordingSink, Stall, Step, Wait, Watched, bookmark, event, run
 
 EMPTY = Listed([], "10")
+
+
+def backed_off(delays: list[float], count: int, *, initial: float = Backoff.initial,
+               factor: float = Backoff.factor) -> bool:
+    """``count`` delays, each jittered in [base/2, base] of an exponential series."""
+    bases = [initial * factor**k for k in range(count)]
+    return all(b / 2 <= d <= b for d, b in zip(delays, bases, strict=True))
 
 
 # -- list, watch, resume, relist ------------------------------------------------------------
@@ -58,8 +66,7 @@ def test_410_relists_at_once_with_a_consistent_read(gone: list[Step]) -> None:
 def test_a_server_that_expires_every_version_it_lists_is_backed_off_not_relisted_in_a_loop() -> None:
     gone = Expired("410 Gone")
     result = run([EMPTY, gone, EMPTY, gone, EMPTY, gone, EMPTY, Watched([bookmark("11")], end=gone), EMPTY])
-    bases = [0.8, 1.6, 3.2]
-    assert all(b / 2 <= d <= b for d, b in zip(result.delays[:3], bases, strict=True))
+    assert backed_off(result.delays[:3], 3)
     assert len(result.delays) == 3  # the 410 after a stream that delivered relists at once again
     assert [c.rv for c in result.source.calls if c.kind == "list"] == ["0", "", "", "", ""]
 
@@ -67,8 +74,7 @@ def test_a_server_that_expires_every_version_it_lists_is_backed_off_not_relisted
 def test_a_list_alone_does_not_reset_the_backoff() -> None:
     forbidden = ApiRejected("HTTP 403: cannot watch pods", status=403)
     result = run([EMPTY, forbidden, forbidden, forbidden])
-    bases = [0.8, 1.6, 3.2]
-    assert all(b / 2 <= d <= b for d, b in zip(result.delays, bases, strict=True))
+    assert backed_off(result.delays, 3)
     assert [c.kind for c in result.source.calls] == ["list", "watch", "watch", "watch", "watch"]
 
 
@@ -86,8 +92,7 @@ def test_429_waits_what_retry_after_says_each_time() -> None:
 def test_a_burst_of_500s_backs_off_exponentially_and_a_healthy_stream_resets_it() -> None:
     boom = ApiRejected("HTTP 500", status=500)
     result = run([boom] * 5 + [EMPTY, Watched([Wait(2)]), StreamBroken("reset")])
-    bases = [0.8, 1.6, 3.2, 6.4, 12.8]
-    assert all(b / 2 <= d <= b for d, b in zip(result.delays[:5], bases, strict=True))
+    assert backed_off(result.delays[:5], 5)
     assert result.delays[5] <= 0.8  # after a stream that worked, the next failure starts again from the first delay
     assert result.watcher.stats.errors["rejected"] == 5
 
@@ -110,15 +115,13 @@ def test_a_stream_that_stayed_open_without_events_is_healthy_too() -> None:
 def test_a_watch_that_ends_at_once_without_events_backs_off_and_keeps_backing_off() -> None:
     result = run([EMPTY] + [Watched([Wait(0.1)]) for _ in range(5)])
     assert result.watcher.stats.errors["ended_at_once"] == 5
-    bases = [0.8, 1.6, 3.2, 6.4, 12.8]
-    assert all(b / 2 <= d <= b for d, b in zip(result.delays[:5], bases, strict=True))
+    assert backed_off(result.delays[:5], 5)
 
 
 def test_failures_to_open_a_watch_back_off_until_one_delivers() -> None:
     refused = StreamBroken("connection refused")
     result = run([EMPTY, refused, refused, refused, Watched([bookmark("11")], end=StreamBroken("reset"))])
-    bases = [0.8, 1.6, 3.2]
-    assert all(b / 2 <= d <= b for d, b in zip(result.delays[:3], bases, strict=True))
+    assert backed_off(result.delays[:3], 3)
     assert result.delays[3] <= 0.8
     assert result.source.calls[-1].rv == "11"
 
@@ -183,8 +186,7 @@ def test_a_bug_on_every_event_backs_off_on_its_own_schedule() -> None:
     sink = RecordingSink(fail_on={"bad"})
     poisoned = [step for _ in range(6) for step in (Listed([], "10"), Watched([event("ADDED", "bad", "11")]))]
     result = run(poisoned, sink=sink)
-    bases = [1, 2, 4, 8, 16]
-    assert all(b / 2 <= d <= b for d, b in zip(result.delays[:5], bases, strict=True))  # not a list per second
+    assert backed_off(result.delays[:5], 5, initial=1, factor=2)  # not a list per second
 
 
 def test_stop_ends_the_loop_during_a_wait() -> None:
