@@ -165,6 +165,7 @@ class ListWatcher:
 
     def run(self) -> None:
         """Loop until ``stop`` is set; never raises."""
+        self.health.since = self.clock()  # not listed yet counts from now, not from construction
         list_rv: str | None = "0"
         while not self.stop.is_set():
             try:

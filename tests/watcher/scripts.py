@@ -202,8 +202,10 @@ class Run:
 
 
 def run(script: Sequence[Step], *, sink: Sink | None = None, stall: StallPolicy | None = None, seed: int = 0,
-        lenient: bool = False) -> Run:
-    """Run a ListWatcher over ``script`` to its end, on a fake clock; the script must fit the calls."""
+        lenient: bool = False, idle_before: float = 0.0) -> Run:
+    """Run a ListWatcher over ``script`` to its end, on a fake clock; the script must fit the calls.
+
+    ``idle_before``: seconds between making the loop and running it (a watcher waiting for its broker)."""
     clock = FakeClock()
     stop = threading.Event()
     source = ScriptedSource(script, clock, stop, lenient=lenient)
@@ -217,6 +219,7 @@ def run(script: Sequence[Step], *, sink: Sink | None = None, stall: StallPolicy 
     watcher = ListWatcher(source=source, query=QUERY, sink=sink or recording, stop=stop, clock=clock, pause=pause,
                           stall=stall or StallPolicy(), rng=random.Random(seed),
                           backoff=Backoff(rng=random.Random(seed)))
+    clock.advance(idle_before)
     watcher.run()
     assert not source.mismatches, source.mismatches
     return Run(watcher, source, recording, clock, pauses)

@@ -212,6 +212,11 @@ def test_health_is_unhealthy_until_listed_and_during_a_spell_of_failures() -> No
     assert health.healthy and health.last_heard == 120
 
 
+def test_a_loop_that_starts_late_is_not_unhealthy_for_the_time_before() -> None:
+    result = run([ApiRejected("HTTP 500", status=500)], idle_before=60)  # the broker took a minute
+    assert result.pauses[0].unhealthy_for == 0
+
+
 def test_the_loop_keeps_scope_health_through_failures_and_recovery() -> None:
     boom = ApiRejected("HTTP 500", status=500)
     drop = StreamBroken("connection reset")
