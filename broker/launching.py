@@ -9,6 +9,8 @@ runs on a bare machine. The system broker on 1883 is never touched.
 from __future__ import annotations
 
 import logging
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -98,8 +100,20 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float, w
     raise BrokerStartError(f"broker did not listen on 127.0.0.1:{port} within {timeout:g} s")
 
 
+def run_as_user() -> str:
+    """The user a Mosquitto we start should run as: whoever we are.
+
+    Started as root, Mosquitto drops to the ``mosquitto`` user unless told otherwise,
+    and then cannot write the database into the root-owned private dir we made for it:
+    every autosave fails and a restart comes back empty. (Started as anyone else it
+    ignores ``user``.)
+    """
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
 def mosquitto_config(*, port: int, ws_port: int | None, data_dir: Path, persistence: bool) -> str:
     lines = [
+        f"user {run_as_user()}",
         "per_listener_settings false",
         "allow_anonymous true",
         f"listener {port} 127.0.0.1",

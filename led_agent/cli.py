@@ -3,8 +3,13 @@
 Usage errors (a bad node name, ``--leds 0``, a brightness outside 0..1, a bad broker URL,
 options the device cannot honour) print one line and exit with 2, before anything is
 started. A broker that is down is not an error: the agent keeps retrying and logs it.
-A device that cannot be opened (``--device blinkt`` off a Raspberry Pi) exits with 1.
+A device that cannot be opened (``--device blinkt`` off a Raspberry Pi), or an
+``--http-port`` that cannot be served, exits with 1.
 Logs always go to stderr: stdout belongs to the ``json`` and ``terminal`` devices.
+
+``--http-port PORT`` serves ``/healthz``, ``/readyz`` and ``/metrics`` (``bus.health``)
+while the agent runs; ``--max-pods`` caps the pods held per node (the rest are counted
+and shown as overflow on the last LED).
 """
 
 from __future__ import annotations
@@ -12,11 +17,28 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bus.arguments import UsageParser, validated
-from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, run_until_stopped
+from bus.arguments import UsageParser, positive, validated
+from bus.health import HealthServer
+from bus.shell import (
+    add_broker_option,
+    add_health_options,
+    add_logging_options,
+    broker_from_args,
+    configure_logging,
+    run_until_stopped,
+    serve_health,
+)
 from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
 from led_agent.agent import DEFAULT_BRIGHTNESS, DEFAULT_LEDS, Agent, AgentConfig, default_agent_id
-from led_agent.backends import DEVICE_NAMES, DeviceError, DeviceOptionError, check_options, open_device
+from led_agent.backends import (
+    DEVICE_NAMES,
+    GPIO_DRIVER_NAMES,
+    DeviceError,
+    DeviceOptionError,
+    check_options,
+    open_device,
+)
+from led_agent.board import DEFAULT_MAX_PODS
 
 log = logging.getLogger("led_agent")
 
@@ -30,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--node", action="append", dest="nodes", required=True, metavar="NODE", type=validated(validate_node),
         help="a node to show (repeatable; one row per node)")
     add("--device", choices=DEVICE_NAMES, default="terminal", help="where to show (default: %(default)s)")
+    add("--gpio-driver", choices=GPIO_DRIVER_NAMES,
+        help="--device blinkt only: how to drive its pins (default: auto, the fastest that opens)")
     add("--leds", type=leds_value, default=DEFAULT_LEDS, help="LEDs per node (default: %(default)s)")
     add("--brightness", type=brightness_value, default=DEFAULT_BRIGHTNESS,
         help="0..1, applied by the device (default: %(default)s)")
@@ -38,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--agent-id", type=validated(validate_agent_id),
         help="id of the MQTT session and the agents/<id>/ topics (default: the host name)")
     add("--publish-frames", action="store_true", help="publish what is shown, retained, to agents/<id>/frame")
+    add("--max-pods", type=positive(int), default=DEFAULT_MAX_PODS, metavar="N",
+        help="pods held per node; more are counted and shown as overflow (default: %(default)s)")
     add_broker_option(parser)
+    add_health_options(parser)
     add_logging_options(parser)
     return parser
 
@@ -67,7 +94,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     """Check what argparse cannot (URL, device options); exit 2 with one line if wrong."""
     nodes = tuple(dict.fromkeys(args.nodes))  # a node named twice is shown once
     try:
-        check_options(args.device, nodes=nodes, leds=args.leds)
+        check_options(args.device, nodes=nodes, leds=args.leds, gpio_driver=args.gpio_driver)
     except DeviceOptionError as e:
         parser.error(str(e))
     broker = broker_from_args(parser, args)
@@ -79,6 +106,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         brightness=args.brightness,
         topics=Topics(args.topic_prefix),
         publish_frames=args.publish_frames,
+        max_pods=int(args.max_pods),
     )
 
 
@@ -88,10 +116,40 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from_args(parser, args)
     configure_logging(args)
     try:
-        device = open_device(args.device, nodes=config.nodes, leds=config.leds)
+        device = open_device(args.device, nodes=config.nodes, leds=config.leds, gpio_driver=args.gpio_driver)
     except DeviceError as e:
         log.error("%s", e)
         return 1
     log.info("agent %s showing %s on %s via %s", config.agent_id, ", ".join(config.nodes), args.device,
              config.broker.redacted())
-    return run_until_stopped(Agent(config, device))
+    try:
+        return run_until_stopped(Served(Agent(config, device), args))
+    except OSError as e:  # the health port is taken, or the address is not ours
+        log.error("cannot serve health and metrics on %s:%s: %s", args.http_host, args.http_port, e)
+        return 1
+
+
+class Served:
+    """The agent, and its health server (``--http-port``) from the moment the agent runs.
+
+    Started after the agent, so ``/healthz`` never answers for an agent not started yet;
+    stopped before it. A port that cannot be served stops the agent again and raises.
+    """
+
+    def __init__(self, agent: Agent, args: argparse.Namespace) -> None:
+        self._agent = agent
+        self._args = args
+        self._health: HealthServer | None = None
+
+    def start(self) -> None:
+        self._agent.start()
+        try:
+            self._health = serve_health(self._agent, self._args)
+        except OSError:
+            self._agent.stop()
+            raise
+
+    def stop(self) -> None:
+        if self._health is not None:
+            self._health.stop()
+        self._agent.stop()
