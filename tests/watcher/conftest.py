@@ -7,8 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -105,17 +103,6 @@ class WatcherProcess:
 
 def payloads(messages: list[Any], topic: str) -> list[dict[str, Any]]:
     return [json.loads(m.payload) for m in messages if m.topic == topic and m.payload]
-
-
-def http_get(url: str) -> tuple[int, str]:
-    """Status and body of a GET (0 and the reason while nothing listens yet)."""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError as e:
-        return 0, str(e)
 
 
 def metric(text: str, sample: str) -> float:

@@ -12,10 +12,11 @@ import pytest
 from broker.launching import free_port
 from sim.apiserver import ApiServer
 from tests.support.brokers import BrokerEndpoint
+from tests.support.http import http_get
 from tests.support.probes import Probe
 from tests.support.waiting import wait_until
 
-from .conftest import WatcherProcess, http_get, metric, show_pod
+from .conftest import WatcherProcess, metric, show_pod
 
 GRACE_SECONDS = 30  # a pod's default terminationGracePeriodSeconds
 

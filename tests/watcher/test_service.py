@@ -7,6 +7,7 @@ number cannot be stored, but a broken or hostile server can send one).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,12 @@ from bus.urls import parse_broker_url
 from sim.apiserver import ApiServer
 from tests.support.brokers import BrokerEndpoint
 from tests.support.clocks import FakeClock
+from tests.support.http import http_get
 from tests.support.probes import Probe
 from tests.support.waiting import wait_until
 from watcher.service import Watcher, WatcherConfig
 
-from .conftest import http_get, metric, payloads, show_pod
+from .conftest import metric, payloads, show_pod
 from .pods import raw_pod
 from .scripts import Listed, ScriptedSource, Watched
 
@@ -153,6 +155,17 @@ def test_an_all_nodes_watcher_says_degraded_for_every_node_it_announced(
     bus.wait_for(lambda m: [statuses(m).get(t) for t in topics] == [b"online"] * 3, timeout=20)
 
 
+def retained(endpoint: BrokerEndpoint, topic: str) -> list[bytes]:
+    """What a fresh subscriber gets retained on ``topic`` (waits up to a second for it)."""
+    fresh = Probe(endpoint, topic)
+    try:
+        with contextlib.suppress(AssertionError):
+            fresh.wait_for(lambda m: any(x.retain for x in m), timeout=1)
+        return [x.payload for x in fresh.messages if x.retain]
+    finally:
+        fresh.close()
+
+
 def test_a_broker_that_returns_while_the_api_is_down_hears_degraded_not_online(
     cluster: ApiServer, start_watcher: Callable[..., Watcher], tmp_path: Path, topic_prefix: str
 ) -> None:
@@ -169,10 +182,7 @@ def test_a_broker_that_returns_while_the_api_is_down_hears_degraded_not_online(
         broker = start_mosquitto(port=port, workdir=tmp_path, persistence=False)  # its retained state is gone
         endpoint = BrokerEndpoint("127.0.0.1", port)
         wait_until(lambda: watcher.connection.connects == 2, timeout=40, what="the watcher reconnected")
-        late = Probe(endpoint, f"{topic_prefix}nodes/node-1/status")  # what a device that starts now is told
-        try:
-            late.wait_for(lambda m: [x.payload for x in m if x.retain] == [b"degraded"], timeout=10)
-        finally:
-            late.close()
+        wait_until(lambda: retained(endpoint, f"{topic_prefix}nodes/node-1/status") == [b"degraded"], timeout=20,
+                   what="a device that starts now is told degraded")
     finally:
         broker.stop()
