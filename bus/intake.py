@@ -5,8 +5,9 @@ way lives here once: parse the topic (``bus.topics``), decode and validate the p
 once (``bus.messages``), refuse an event or snapshot naming another node than its topic
 (``wrong_node``), apply it to the node's :class:`bus.ordering.NodeList`, count
 applied and ignored messages, pace resync requests, keep the watcher's status
-(``online`` / ``offline`` / cleared, anything else is ``bad_status``) and notice an empty
-retained snapshot (a node that left the cluster).
+(``online`` / ``offline`` / ``degraded`` / cleared, anything else is ``bad_status``; owners
+show ``offline`` and ``degraded`` as stale) and notice an empty retained snapshot (a node
+that left the cluster).
 
 Pure: no paho, no I/O. Thread-safe the way its owners need it: paho's network thread
 calls :meth:`NodeFeed.handle`, a render or flush thread reads the lists, both under
@@ -52,7 +53,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from bus.messages import OFFLINE, ONLINE, BadMessage, NodeSnapshot, PodEvent, decode_event, decode_snapshot
+from bus.messages import STATUSES, BadMessage, NodeSnapshot, PodEvent, decode_event, decode_snapshot
 from bus.ordering import DEFAULT_MAX_PODS, NodeList, Outcome, Verdict
 from bus.ratelimit import RateLimitedLog
 from bus.topics import NodeTopic, TopicError, Topics
@@ -210,8 +211,8 @@ class NodeFeed:
         return Taken(node, state, outcome)
 
     def _take_status(self, node: str, payload: bytes) -> Taken:
-        if payload not in (ONLINE, OFFLINE, b""):
-            raise BadMessage("bad_status", f"status must be online or offline, got {payload[:40]!r}")
+        if payload not in (*STATUSES, b""):
+            raise BadMessage("bad_status", f"status must be online, offline or degraded, got {payload[:40]!r}")
         status = payload.decode() or None
         if status is None and node not in self._nodes:
             return Taken(node, None)  # clearing the status of a node never seen: nothing to hold

@@ -42,6 +42,8 @@ DEFAULT_COLOR = "0000ff"
 
 ONLINE = b"online"
 OFFLINE = b"offline"
+DEGRADED = b"degraded"  # a watcher on the broker that cannot list/watch the API: subscribers show it as stale
+STATUSES = (ONLINE, OFFLINE, DEGRADED)
 
 _HEX6 = re.compile(r"^[0-9a-f]{6}$")
 _HEX3 = re.compile(r"^[0-9a-f]{3}$")

@@ -98,10 +98,12 @@ def test_status_is_kept_and_its_changes_are_flagged(clock: FakeClock) -> None:
     assert feed.handle(TOPICS.status("n9"), b"") is None  # cleared for a node never seen
     assert recorder.taken[-1] == Taken("n9", None) and "n9" not in feed.nodes
     changes = []
-    for payload in (b"online", b"online", b"offline", b""):
+    for payload in (b"online", b"online", b"degraded", b"online", b"offline", b""):
         feed.handle(STATUS, payload)
         changes.append((feed.nodes["n1"].status, recorder.taken[-1].status_changed))
-    assert changes == [("online", True), ("online", False), ("offline", True), (None, True)]
+    assert changes == [("online", True), ("online", False), ("degraded", True), ("online", True), ("offline", True),
+                       (None, True)]
+    assert not feed.bad.counts
 
 
 BAD = [

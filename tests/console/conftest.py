@@ -37,7 +37,7 @@ from watcher.kube import PodApi, Timeouts
 from watcher.service import Watcher, WatcherConfig
 
 SPEED = 8.0  # cluster seconds per real second in the end-to-end test
-FAST = Timeouts(connect=2, list_read=5, watch_read=2, watchdog=3)
+FAST = Timeouts(connect=2, list_read=5)
 
 
 @dataclass

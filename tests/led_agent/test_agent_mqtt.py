@@ -25,6 +25,7 @@ from bus.urls import parse_broker_url
 from led_agent.agent import Agent, AgentConfig
 from led_agent.backends.null import NullDevice
 from tests.support.brokers import BrokerEndpoint
+from tests.support.http import http_get
 from tests.support.messages import event, snapshot
 from tests.support.probes import Probe
 from tests.support.processes import JsonAgentProcess
@@ -242,14 +243,6 @@ def test_a_flood_of_hostile_payloads_costs_one_line_per_kind_and_no_traceback(
 
 
 # -- health, metrics and stopping, as a pod runs it ---------------------------------------------
-
-
-def http_get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def health_url(agent: AgentProcess) -> str:
