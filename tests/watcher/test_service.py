@@ -161,7 +161,7 @@ def retained(endpoint: BrokerEndpoint, topic: str) -> list[bytes]:
     try:
         with contextlib.suppress(AssertionError):
             fresh.wait_for(lambda m: any(x.retain for x in m), timeout=1)
-        return [x.payload for x in fresh.messages if x.retain]
+        return [bytes(x.payload) for x in fresh.messages if x.retain]
     finally:
         fresh.close()
 
