@@ -13,22 +13,28 @@
 # Build:  docker build -t shinealight:dev .
 #         docker buildx build --platform linux/amd64,linux/arm64,linux/arm/v7 -t REG/shinealight:TAG --push .
 #
-# GPIO: the `blinkt` package needs RPi.GPIO, which only works on a Raspberry Pi and only
-# builds from source. It is installed on ARM builds only; on other architectures blinkt
-# is installed without it, so `--device blinkt` fails there with a clear ImportError
-# while every other device and the watcher work. Raspberry Pi 5 boards need the
-# drop-in replacement: `--build-arg GPIO_PACKAGE=rpi-lgpio`.
+# GPIO (the Blinkt! agent's drivers, led_agent/backends/drivers.py), on ARM builds only:
+#   RPi.GPIO  Raspberry Pi <= 4 (/dev/gpiomem); also what the `blinkt` library imports
+#   lgpio     the kernel GPIO character device (/dev/gpiochip*), Pi 5 included
+#   gpiod     libgpiod v2 bindings, the same device (any board)
+# Not rpi-lgpio: it installs its own `RPi.GPIO` module and cannot sit next to RPi.GPIO.
+# None of them works off a Pi, so on amd64 `--device blinkt` fails with a DeviceError
+# naming what is missing, while every other device and the watcher work.
+# Versions are pinned here and in requirements.txt; tests/image checks hadolint and pins.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # ---------------------------------------------------------------------------- builder
 FROM ${PYTHON_IMAGE} AS builder
-ARG GPIO_PACKAGE=RPi.GPIO
+ARG RPI_GPIO_VERSION=0.7.1
+ARG LGPIO_VERSION=0.2.2.0
+ARG GPIOD_VERSION=2.5.0
 
-# A compiler for the sdists without wheels on some platforms (RPi.GPIO everywhere,
-# psutil on 32-bit ARM); it stays in this stage.
+# A compiler for the sdists without wheels on some platforms (RPi.GPIO and lgpio on
+# every ARM, gpiod on 32-bit ARM, psutil on 32-bit ARM); swig for lgpio's binding. They
+# stay in this stage. Versions of Debian 12 (bookworm), the base image's release.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && apt-get install -y --no-install-recommends gcc=4:12.2.0-3 libc6-dev=2.36-9+deb12u14 swig=4.1.0-0.2 \
  && rm -rf /var/lib/apt/lists/*
 
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -36,16 +42,18 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 COPY requirements.txt /tmp/requirements.txt
-# blinkt declares RPi.GPIO as a dependency; install it without its dependencies and add
-# the GPIO package only where it can work (see the header).
+# blinkt declares RPi.GPIO as a dependency: install it without its dependencies, and the
+# GPIO packages only where they can work (see the header). PYPI=1 builds lgpio with its
+# C library linked in, so the runtime stage needs no liblgpio.
 RUN set -eu; \
     grep -viE '^[[:space:]]*blinkt([<>=!~ ;[]|$)' /tmp/requirements.txt > /tmp/requirements-nogpio.txt; \
-    pip install -r /tmp/requirements-nogpio.txt; \
-    blinkt_req="$(grep -iE '^[[:space:]]*blinkt([<>=!~ ;[]|$)' /tmp/requirements.txt || true)"; \
-    if [ -n "$blinkt_req" ]; then pip install --no-deps "$blinkt_req"; fi; \
+    grep -iE '^[[:space:]]*blinkt([<>=!~ ;[]|$)' /tmp/requirements.txt > /tmp/requirements-blinkt.txt || true; \
+    pip install --requirement /tmp/requirements-nogpio.txt; \
+    pip install --no-deps --requirement /tmp/requirements-blinkt.txt; \
     case "$(uname -m)" in \
-      aarch64|arm64|armv6l|armv7l|armv8l) pip install "$GPIO_PACKAGE" ;; \
-      *) echo "no GPIO package on $(uname -m): the blinkt device is unusable in this image" ;; \
+      aarch64|arm64|armv7l|armv8l) \
+        PYPI=1 pip install "RPi.GPIO==${RPI_GPIO_VERSION}" "lgpio==${LGPIO_VERSION}" "gpiod==${GPIOD_VERSION}" ;; \
+      *) echo "no GPIO packages on $(uname -m): the blinkt device is unusable in this image" ;; \
     esac
 
 # ---------------------------------------------------------------------------- runtime

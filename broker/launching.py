@@ -110,9 +110,21 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float, w
     raise BrokerStartError(f"broker did not listen on 127.0.0.1:{port} within {timeout:g} s")
 
 
+def run_as_user() -> str:
+    """The user a Mosquitto we start should run as: whoever we are.
+
+    Started as root, Mosquitto drops to the ``mosquitto`` user unless told otherwise,
+    and then cannot write the database into the root-owned private dir we made for it:
+    every autosave fails and a restart comes back empty. (Started as anyone else it
+    ignores ``user``.)
+    """
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
 def mosquitto_config(*, port: int, ws_port: int | None, data_dir: Path, persistence: bool,
                      password_file: Path | None = None) -> str:
     lines = [
+        f"user {run_as_user()}",
         "per_listener_settings false",
         "allow_anonymous false" if password_file else "allow_anonymous true",
         f"listener {port} 127.0.0.1",
@@ -120,8 +132,6 @@ def mosquitto_config(*, port: int, ws_port: int | None, data_dir: Path, persiste
     ]
     if password_file:
         lines.append(f"password_file {password_file}")
-    if os.geteuid() == 0:  # stay who we are: files in our data dir stay readable and writable
-        lines.append(f"user {pwd.getpwuid(os.getuid()).pw_name}")
     if ws_port:
         lines += [f"listener {ws_port} 127.0.0.1", "protocol websockets"]
     if persistence:

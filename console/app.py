@@ -24,6 +24,9 @@ Endpoints:
   "color"}``, ``POST /api/promote``, ``POST /api/abort``, ``POST /api/traffic {"rate"}``:
   ``202`` with what was started; ``400`` with ``{"error": ...}`` for bad input (nothing is
   changed); ``409`` while a plan runs (or when there is nothing to promote or abort).
+  Errors are mapped to statuses once, by the app's exception handlers: handlers raise.
+
+Every body sent is a model of ``console.messages``.
 
 Lifecycle: the app's lifespan starts and stops the :class:`Console` (MQTT connection,
 wall flusher, traffic generator and ticker), so whoever serves the app (uvicorn, or
@@ -34,32 +37,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bus.bootstrapping import RetainedBootstrap
 from bus.connection import BusConnection, Message
+from bus.ordering import DEFAULT_MAX_PODS
 from bus.topics import Topics
 from bus.urls import BrokerAddress, parse_brokers
-from console.broadcasting import CLOSE, FLUSH_SECONDS, Hub, Subscriber, Ticker
-from console.controlling import Busy, ControlError, Controls
+from console.broadcasting import FLUSH_SECONDS, Closing, Hub, Subscriber, Ticker
+from console.controlling import Busy, Controls
+from console.messages import ErrorReply, RateReply, Reply, RunMessage, TrafficMessage, encode
 from console.traffic import DEFAULT_RATE, LoadGenerator, TrafficSource
 from console.wall import Wall
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+# The broker-only browser page (devices/browser), served here too, with the mqtt.js it loads.
+BROWSER_PAGE = Path(__file__).resolve().parents[1] / "devices" / "browser"
+MQTT_JS = Path(__file__).resolve().parents[1] / "node_modules" / "mqtt" / "dist" / "mqtt.min.js"
 KEEPALIVE_SECONDS = 10.0
 TRAFFIC_SECONDS = 1.0
 MAX_BODY_BYTES = 4096
@@ -76,13 +83,14 @@ class Console:
         controls: Controls,
         traffic: TrafficSource | None = None,
         traffic_rate: float = DEFAULT_RATE,
+        max_pods: int = DEFAULT_MAX_PODS,
         nodes: Sequence[str] = (),
     ) -> None:
         self.topics = Topics(topic_prefix)
         self._bootstrap = RetainedBootstrap(self.topics, nodes=nodes)  # brokers that keep retained from wildcards
-        self.wall = Wall(self.topics)
+        self.wall = Wall(self.topics, max_pods=max_pods)
         self.controls = controls
-        self.hub = Hub(self.wall, extra_state=self._controls_state)
+        self.hub = Hub(self.wall, controls=controls.describe)
         self.traffic = LoadGenerator(traffic, rate=traffic_rate) if traffic is not None else None
         brokers = parse_brokers([broker]) if isinstance(broker, str) else broker
         self.connection = BusConnection(
@@ -115,15 +123,13 @@ class Console:
 
     def publish_traffic(self) -> None:
         assert self.traffic is not None
-        rates = self.traffic.rates().as_json()
-        message = {"type": "traffic", **rates, "weights": self.controls.weights(), "rate": self.traffic.rate}
-        self.hub.publish(message, latest="traffic")
-
-    def _controls_state(self) -> dict[str, Any]:
-        return {"controls": self.controls.describe()}
+        rates = self.traffic.rates()
+        self.hub.publish_traffic(TrafficMessage(by_version=rates.by_version, failed=rates.failed, idle=rates.idle,
+                                                total=rates.total, weights=self.controls.weights(),
+                                                rate=self.traffic.rate))
 
     def _on_message(self, message: Message) -> None:
-        node = self.wall.handle(message.topic, message.payload)
+        node = self.wall.handle(message.topic, message.payload, retained=message.retain)
         if node is not None:  # missed events: the broker re-sends the retained snapshot
             log.info("%s: missed events; asking for the retained snapshot again", node)
             self._resync(node)
@@ -142,8 +148,8 @@ class Console:
             self.connection.subscribe(state, 1)
             self.connection.unsubscribe(state)
 
-    def _on_run_event(self, message: dict[str, Any]) -> None:
-        self.hub.publish(message, logged=True, latest="run")
+    def _on_run_event(self, message: RunMessage) -> None:
+        self.hub.publish_run(message)
 
 
 def create_app(
@@ -153,6 +159,7 @@ def create_app(
     controls: Controls,
     traffic: TrafficSource | None = None,
     traffic_rate: float = DEFAULT_RATE,
+    max_pods: int = DEFAULT_MAX_PODS,
     nodes: Sequence[str] = (),
 ) -> Starlette:
     """The console app; serving it starts the console (``app.state.console``), stopping it stops it.
@@ -161,7 +168,7 @@ def create_app(
     brokers such as RabbitMQ that keep retained messages from wildcard subscriptions).
     """
     console = Console(broker=broker, topic_prefix=topic_prefix, controls=controls, traffic=traffic,
-                      traffic_rate=traffic_rate, nodes=nodes)  # fmt: skip
+                      traffic_rate=traffic_rate, max_pods=max_pods, nodes=nodes)  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -181,10 +188,27 @@ def create_app(
         Route("/api/abort", _abort, methods=["POST"]),
         Route("/api/traffic", _traffic, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/browser/mqtt.min.js", _mqtt_js),
+        Mount("/browser", StaticFiles(directory=BROWSER_PAGE, html=True, check_dir=False), name="browser"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # ValueError: BadRequest, ControlError, and the plans' and traffic's own validation.
+    handlers = {ValueError: _status(400), Busy: _status(409), NoTraffic: _status(409)}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.console = console
     return app
+
+
+def _status(code: int) -> Callable[[Request, Exception], Response]:
+    """An exception handler answering ``code`` with ``{"error": str(e)}``: nothing was changed."""
+
+    def handle(_request: Request, error: Exception) -> Response:
+        return _json(ErrorReply(error=str(error)), code)
+
+    return handle
+
+
+def _json(body: BaseModel, status: int = 200) -> Response:
+    return Response(body.model_dump_json(), status_code=status, media_type="application/json")
 
 
 # -- request bodies --------------------------------------------------------------------
@@ -210,10 +234,17 @@ class TrafficBody(_Body):
 
 
 class BadRequest(ValueError):
-    """A request body we cannot use."""
+    """A request body we cannot use (400)."""
 
 
-async def _parse(request: Request, model: type[_Body]) -> Any:
+class NoTraffic(Exception):
+    """This console has no traffic source (409)."""
+
+
+B = TypeVar("B", bound=_Body)
+
+
+async def _parse(request: Request, model: type[B]) -> B:
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest(f"body too large: {len(raw)} bytes > {MAX_BODY_BYTES}")
@@ -237,8 +268,14 @@ async def _index(_request: Request) -> Response:
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+async def _mqtt_js(_request: Request) -> Response:
+    if not MQTT_JS.exists():
+        return _json(ErrorReply(error=f"{MQTT_JS} is missing: run `make node_modules` (npm ci)"), 404)
+    return FileResponse(MQTT_JS)
+
+
 async def _state(request: Request) -> Response:
-    return JSONResponse(_console(request).hub.state())
+    return _json(_console(request).hub.state())
 
 
 async def _events(request: Request) -> Response:
@@ -260,37 +297,26 @@ async def _stream(request: Request, hub: Hub, subscriber: Subscriber) -> AsyncIt
                 yield ": keep-alive\n\n"
                 continue
             batch = [first] + [subscriber.queue.get_nowait() for _ in range(subscriber.queue.qsize())]
-            if any(m is CLOSE for m in batch):
+            messages = [m for m in batch if not isinstance(m, Closing)]
+            if len(messages) < len(batch):
                 return
-            yield "".join(f"data: {json.dumps(m, separators=(',', ':'))}\n\n" for m in batch)
+            yield "".join(f"data: {encode(m)}\n\n" for m in messages)
     finally:
         hub.unsubscribe(subscriber)
 
 
-async def _control(action: Any) -> Response:
-    """Run one control call off the event loop; map its errors to 400/409."""
-    try:
-        result = await asyncio.to_thread(action)
-    except Busy as e:
-        return JSONResponse({"error": str(e)}, status_code=409)
-    except (ControlError, ValueError) as e:
-        return JSONResponse({"error": str(e)}, status_code=400)
-    return JSONResponse(result, status_code=202)
+async def _control(action: Callable[[], Reply]) -> Response:
+    """Run one control call off the event loop (the exception handlers map its errors)."""
+    return _json(await asyncio.to_thread(action), 202)
 
 
 async def _scale(request: Request) -> Response:
-    try:
-        body: ScaleBody = await _parse(request, ScaleBody)
-    except BadRequest as e:
-        return JSONResponse({"error": str(e)}, status_code=400)
+    body = await _parse(request, ScaleBody)
     return await _control(lambda: _console(request).controls.scale(body.replicas))
 
 
 async def _strategy(request: Request) -> Response:
-    try:
-        body: StrategyBody = await _parse(request, StrategyBody)
-    except BadRequest as e:
-        return JSONResponse({"error": str(e)}, status_code=400)
+    body = await _parse(request, StrategyBody)
     controls = _console(request).controls
     return await _control(
         lambda: controls.strategy(body.name, version=body.version, color=body.color, canary_weight=body.canary_weight)
@@ -308,10 +334,7 @@ async def _abort(request: Request) -> Response:
 async def _traffic(request: Request) -> Response:
     console = _console(request)
     if console.traffic is None:
-        return JSONResponse({"error": "this console has no traffic source"}, status_code=409)
-    try:
-        body: TrafficBody = await _parse(request, TrafficBody)
-        console.traffic.set_rate(body.rate)
-    except (BadRequest, ValueError) as e:
-        return JSONResponse({"error": str(e)}, status_code=400)
-    return JSONResponse({"rate": console.traffic.rate}, status_code=202)
+        raise NoTraffic("this console has no traffic source")
+    body = await _parse(request, TrafficBody)
+    console.traffic.set_rate(body.rate)
+    return _json(RateReply(rate=console.traffic.rate), 202)

@@ -24,8 +24,9 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Final
 
+from console.messages import ControlsState, Message, NodesMessage, RunMessage, StateMessage, TrafficMessage
 from console.wall import Wall
 
 log = logging.getLogger(__name__)
@@ -34,17 +35,22 @@ FLUSH_SECONDS = 0.075
 QUEUE_LIMIT = 2000
 LOG_LIMIT = 500
 
-JsonDict = dict[str, Any]
-CLOSE: JsonDict = {"type": "close"}  # sentinel: the stream ends
+
+class Closing:
+    """The sentinel that ends a stream (server shutdown, or a browser cut off)."""
+
+
+CLOSE: Final = Closing()
+Queued = Message | Closing
 
 
 @dataclass(eq=False)  # identity: each browser is itself
 class Subscriber:
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[JsonDict] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT + 1))
+    queue: asyncio.Queue[Queued] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT + 1))
     cut: bool = False
 
-    def offer(self, message: JsonDict) -> None:
+    def offer(self, message: Queued) -> None:
         """Runs on the subscriber's loop: enqueue, or cut off a browser that lags too far."""
         if self.cut:
             return
@@ -57,12 +63,13 @@ class Subscriber:
 class Hub:
     """The subscribers, the step log, and the last run/traffic message; thread-safe."""
 
-    def __init__(self, wall: Wall, *, extra_state: Callable[[], JsonDict] | None = None) -> None:
+    def __init__(self, wall: Wall, *, controls: Callable[[], ControlsState] | None = None) -> None:
         self.wall = wall
-        self._extra_state = extra_state or dict
+        self._controls = controls
         self._subscribers: set[Subscriber] = set()
-        self._log: deque[JsonDict] = deque(maxlen=LOG_LIMIT)
-        self._latest: dict[str, JsonDict] = {}
+        self._log: deque[RunMessage] = deque(maxlen=LOG_LIMIT)
+        self._run: RunMessage | None = None
+        self._traffic: TrafficMessage | None = None
         self._lock = threading.Lock()
         self.cut_off = 0
 
@@ -74,14 +81,15 @@ class Hub:
             self._subscribers.add(subscriber)
         return subscriber
 
-    def state(self) -> JsonDict:
+    def state(self) -> StateMessage:
         """The message a new browser starts from (the wall as last flushed, the log, the latest)."""
         with self._lock:
             return self._state()
 
-    def _state(self) -> JsonDict:
-        state = {"type": "state", "nodes": self.wall.view(), "log": list(self._log), **self._extra_state()}
-        return state | self._latest
+    def _state(self) -> StateMessage:
+        controls = self._controls() if self._controls is not None else None
+        return StateMessage(nodes=self.wall.view(), log=tuple(self._log), controls=controls, run=self._run,
+                            traffic=self._traffic)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         with self._lock:
@@ -95,16 +103,20 @@ class Hub:
         with self._lock:
             updates = self.wall.flush()
             if updates:
-                self._send({"type": "nodes", "nodes": updates})
+                self._send(NodesMessage(nodes=tuple(updates)))
             return len(updates)
 
-    def publish(self, message: JsonDict, *, logged: bool = False, latest: str | None = None) -> None:
-        """Send ``message``; keep it in the step log and/or as the latest of its kind for new browsers."""
+    def publish_run(self, message: RunMessage) -> None:
+        """Send a run message; keep it in the step log and as the latest run for new browsers."""
         with self._lock:
-            if logged:
-                self._log.append(message)
-            if latest is not None:
-                self._latest[latest] = message
+            self._log.append(message)
+            self._run = message
+            self._send(message)
+
+    def publish_traffic(self, message: TrafficMessage) -> None:
+        """Send a traffic message; keep it as the latest for new browsers."""
+        with self._lock:
+            self._traffic = message
             self._send(message)
 
     def close_all(self) -> None:
@@ -117,7 +129,7 @@ class Hub:
         with self._lock:
             return len(self._subscribers)
 
-    def _send(self, message: JsonDict) -> None:
+    def _send(self, message: Queued) -> None:
         for subscriber in list(self._subscribers):
             try:
                 subscriber.loop.call_soon_threadsafe(subscriber.offer, message)

@@ -16,10 +16,12 @@ Steps mirror what an operator types:
   a release left out gets no traffic. The whole list is replaced each time. The route
   must exist (on a cluster it is a ``kubectl patch``).
 - ``EnsureRoute(route, weights)`` — the route created (or updated) with these weights:
-  the ``install`` plan's way to bring the route into being. It *is* a ``SetWeights``
-  (a subclass: everything that follows weights — the state, the runner's
-  ``WeightsSet`` event, the page — treats it as one); only the executors tell them
-  apart, since creating is a different request from patching.
+  the ``install`` plan's way to bring the route into being. For the state, the runner's
+  ``WeightsSet`` event and the page it sets weights like ``SetWeights``; the executors
+  tell them apart, since creating is a different request from patching.
+
+Every consumer of steps dispatches with one exhaustive ``match`` ending in
+``assert_never``: a new step type is a type error until each of them handles it.
 - ``WaitReady(release, timeout_s)`` — ``kubectl rollout status``: all pods updated and
   available, no old one left.
 - ``Pause(seconds)`` — wait that long, or (``None``) until promoted; a promote ends
@@ -48,15 +50,16 @@ upgrading one that does not).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, replace
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Literal, assert_never
+
+from bus.messages import normalize_color
 
 RolloutKind = Literal["rolling", "recreate"]
 StrategyName = Literal["install", "scale", "recreate", "rolling", "blue-green", "canary"]
 Weights = tuple[tuple[str, int], ...]
 
 MAX_REPLICAS = 100  # a demo of lights: more is a typo
-_HEX = re.compile(r"^(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _RELEASE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,51}[a-z0-9])?$")
 _ROUTE = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")  # a DNS-1123 subdomain
@@ -66,16 +69,13 @@ class PlanError(ValueError):
     """Bad input for a plan, or a step that does not fit the state."""
 
 
-def normalise_color(color: str) -> str:
-    """``#FFF``, ``FFFF00``, ``ffff00`` → ``ffff00``; anything else is a PlanError."""
-    if not isinstance(color, str):
+def check_color(color: str) -> str:
+    """The bus contract's colour rule (``bus.messages.normalize_color``: ``#FFF`` → ``ffffff``),
+    with a PlanError instead of None for anything else."""
+    normal = normalize_color(color)
+    if normal is None:
         raise PlanError(f"color {color!r}: expected 3 or 6 hex digits, e.g. ffff00")
-    digits = color.strip().removeprefix("#")
-    if not _HEX.match(digits):
-        raise PlanError(f"color {color!r}: expected 3 or 6 hex digits, e.g. ffff00")
-    if len(digits) == 3:
-        digits = "".join(c * 2 for c in digits)
-    return digits.lower()
+    return normal
 
 
 def check_version(version: str) -> str:
@@ -107,7 +107,7 @@ class Values:
 
     def __post_init__(self) -> None:
         if self.color is not None:
-            object.__setattr__(self, "color", normalise_color(self.color))
+            object.__setattr__(self, "color", check_color(self.color))
         if self.version is not None:
             check_version(self.version)
         if self.strategy not in (None, "rolling", "recreate"):
@@ -164,7 +164,7 @@ class Target:
 
     def __post_init__(self) -> None:
         check_version(self.version)
-        object.__setattr__(self, "color", normalise_color(self.color))
+        object.__setattr__(self, "color", check_color(self.color))
         check_replicas(self.replicas)
 
 
@@ -202,29 +202,41 @@ class Scale:
         return f"scale release {self.release} to {_replicas(self.replicas)}"
 
 
+def check_weights(route: str, weights: Weights) -> Weights:
+    names = [name for name, _ in weights]
+    if not weights or len(set(names)) != len(names):
+        raise PlanError(f"route {route}: weights need distinct releases, got {weights!r}")
+    if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for _, w in weights):
+        raise PlanError(f"route {route}: weights are integers >= 0, got {weights!r}")
+    return weights
+
+
+def _traffic_split(route: str, weights: Weights) -> str:
+    split = " / ".join(f"{name} {weight}" for name, weight in weights)
+    return f"route {route}: traffic {split}"
+
+
 @dataclass(frozen=True)
 class SetWeights:
     route: str
     weights: Weights
 
     def __post_init__(self) -> None:
-        names = [name for name, _ in self.weights]
-        if not self.weights or len(set(names)) != len(names):
-            raise PlanError(f"route {self.route}: weights need distinct releases, got {self.weights!r}")
-        if any(isinstance(w, bool) or not isinstance(w, int) or w < 0 for _, w in self.weights):
-            raise PlanError(f"route {self.route}: weights are integers >= 0, got {self.weights!r}")
+        check_weights(self.route, self.weights)
 
     def describe(self) -> str:
-        split = " / ".join(f"{name} {weight}" for name, weight in self.weights)
-        return f"route {self.route}: traffic {split}"
+        return _traffic_split(self.route, self.weights)
 
 
 @dataclass(frozen=True)
-class EnsureRoute(SetWeights):
+class EnsureRoute:
     """Create the route (or update it) with ``weights``; see the module docstring."""
 
+    route: str
+    weights: Weights
+
     def __post_init__(self) -> None:
-        super().__post_init__()
+        check_weights(self.route, self.weights)
         # The route's name goes into a helm --set-string value (where ',' or '=' would split
         # it) and the backends are Services named after releases: names only, said early.
         if not isinstance(self.route, str) or not _ROUTE.match(self.route):
@@ -233,7 +245,7 @@ class EnsureRoute(SetWeights):
             check_release(name)
 
     def describe(self) -> str:
-        return f"{super().describe()} (creating the route if it is missing)"
+        return f"{_traffic_split(self.route, self.weights)} (creating the route if it is missing)"
 
 
 @dataclass(frozen=True)
@@ -267,29 +279,13 @@ class Delete:
         return f"remove release {self.release} and its pods"
 
 
-Step = Install | Upgrade | Scale | SetWeights | EnsureRoute | WaitReady | Pause | Delete
+ClusterStep = Install | Upgrade | Scale | SetWeights | EnsureRoute | WaitReady | Delete  # what executors carry out
+Step = ClusterStep | Pause  # a pause is the runner's own (it waits on the executor's clock)
 
 
-def step_kind(step: object) -> str:
-    """A stable lower-case name of a step (or any record) for the UI: ``install``, ``set-weights`` …"""
+def step_kind(step: Step) -> str:
+    """A stable lower-case name of a step for the UI: ``install``, ``set-weights`` …"""
     return re.sub(r"(?<!^)([A-Z])", r"-\1", type(step).__name__).lower()
-
-
-def step_json(step: Step) -> dict[str, object]:
-    """``{"kind": "set-weights", "text": "route whoami: …", **fields}`` for the browser."""
-    return {"kind": step_kind(step), "text": step.describe(), **asdict(step)}
-
-
-def state_json(state: AppState) -> dict[str, object]:
-    releases = [{"name": r.name, **asdict(r.values)} for r in state.releases]
-    live = state.live
-    return {
-        "releases": releases,
-        "live": live.name if live else None,
-        "route": state.route,
-        "weights": [[name, weight] for name, weight in state.weights],
-        "text": state.describe(),
-    }
 
 
 # --- What is deployed ----------------------------------------------------------------
@@ -330,20 +326,24 @@ class AppState:
 
     def after(self, step: Step) -> AppState:
         """The state once ``step`` took effect; PlanError if it does not fit."""
-        if isinstance(step, Install):
-            if self.release(step.release):
-                raise PlanError(f"release {step.release} exists already")
-            return replace(self, releases=(*self.releases, Release(step.release, step.values.over(CHART_DEFAULTS))))
-        if isinstance(step, Upgrade | Scale):
-            current = self._existing(step.release)
-            values = _upgraded(current.values, step)
-            return self._with(Release(current.name, values))
-        if isinstance(step, SetWeights):  # EnsureRoute too: the route then has these weights
-            return replace(self, weights=step.weights, route=step.route)
-        if isinstance(step, Delete):
-            self._existing(step.release)
-            return replace(self, releases=tuple(r for r in self.releases if r.name != step.release))
-        return self  # WaitReady, Pause: nothing changes
+        match step:
+            case Install():
+                if self.release(step.release):
+                    raise PlanError(f"release {step.release} exists already")
+                installed = Release(step.release, step.values.over(CHART_DEFAULTS))
+                return replace(self, releases=(*self.releases, installed))
+            case Upgrade() | Scale():
+                current = self._existing(step.release)
+                return self._with(Release(current.name, _upgraded(current.values, step)))
+            case SetWeights() | EnsureRoute():
+                return replace(self, weights=step.weights, route=step.route)
+            case Delete():
+                self._existing(step.release)
+                return replace(self, releases=tuple(r for r in self.releases if r.name != step.release))
+            case WaitReady() | Pause():
+                return self
+            case _:
+                assert_never(step)
 
     def _existing(self, name: str) -> Release:
         release = self.release(name)
@@ -363,9 +363,13 @@ class AppState:
 
 
 def _upgraded(values: Values, step: Upgrade | Scale) -> Values:
-    if isinstance(step, Scale):
-        return replace(values, replica_count=step.replicas)
-    return step.values.over(values if step.reuse_values else CHART_DEFAULTS)
+    match step:
+        case Scale():
+            return replace(values, replica_count=step.replicas)
+        case Upgrade():
+            return step.values.over(values if step.reuse_values else CHART_DEFAULTS)
+        case _:
+            assert_never(step)
 
 
 @dataclass(frozen=True)

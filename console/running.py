@@ -6,7 +6,7 @@ calls ``start(plan)`` and shows the events that ``on_event`` receives; its butto
 
     PlanStarted(plan)                         the plan (or, on abort, the abort plan)
     StepStarted(i, step) Log(line)* StepDone(i, step)      each step
-    WeightsSet(route, weights)                after a SetWeights step is done
+    WeightsSet(route, weights)                after a SetWeights or EnsureRoute step is done
     Paused(i, seconds) … Resumed(i, promoted) around a Pause step
     StepFailed(i, step, error)                a step failed: the run stops there
     Aborted(i)                                abort requested during step i; then
@@ -36,12 +36,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import assert_never
 
 from console.executors import Executor, ExecutorError
 from console.plans import (
     AppState,
     Delete,
+    EnsureRoute,
     Install,
     Pause,
     Plan,
@@ -52,9 +54,6 @@ from console.plans import (
     Upgrade,
     WaitReady,
     Weights,
-    state_json,
-    step_json,
-    step_kind,
 )
 from console.strategies import build_abort
 
@@ -137,27 +136,6 @@ class Finished:
 
 
 RunEvent = PlanStarted | StepStarted | StepDone | StepFailed | Paused | Resumed | Log | WeightsSet | Aborted | Finished
-
-
-def event_json(event: RunEvent) -> dict[str, object]:
-    """A JSON-ready dict of an event for the browser: ``{"type": "step-started", "index": 2, "step": {…}}``."""
-    out: dict[str, object] = {"type": step_kind(event)}
-    for f in fields(event):
-        out[f.name] = _json_value(getattr(event, f.name))
-    return out
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, Plan):
-        steps = [step_json(s) for s in value.steps]
-        return {"strategy": value.strategy, "aborting": value.aborting, "steps": steps}
-    if isinstance(value, AppState):
-        return state_json(value)
-    if isinstance(value, Install | Upgrade | Scale | SetWeights | WaitReady | Pause | Delete):
-        return step_json(value)
-    if isinstance(value, tuple):
-        return [_json_value(v) for v in value]
-    return value
 
 
 class _Outcome:
@@ -298,18 +276,26 @@ class PlanRunner:
     def _run_step(self, index: int, step: Step) -> bool:
         self._emit(StepStarted(index, step))
         try:
-            if isinstance(step, Pause):
-                self._pause(index, step)
-            else:
-                self.executor.execute(step, log=self._log, cancel=self._abort)
+            match step:
+                case Pause():
+                    self._pause(index, step)
+                case Install() | Upgrade() | Scale() | SetWeights() | EnsureRoute() | WaitReady() | Delete():
+                    self.executor.execute(step, log=self._log, cancel=self._abort)
+                case _:
+                    assert_never(step)
         except ExecutorError as e:
             self._record(step, failed=True)
             self._emit(StepFailed(index, step, str(e)))
             return False
         self._record(step)
         self._emit(StepDone(index, step))
-        if isinstance(step, SetWeights):
-            self._emit(WeightsSet(step.route, step.weights))
+        match step:
+            case SetWeights() | EnsureRoute():
+                self._emit(WeightsSet(step.route, step.weights))
+            case Install() | Upgrade() | Scale() | WaitReady() | Pause() | Delete():
+                pass
+            case _:
+                assert_never(step)
         return True
 
     def _pause(self, index: int, step: Pause) -> None:

@@ -191,7 +191,7 @@ def _live(state: AppState, strategy: str) -> Release:
     return state.releases[0]
 
 
-def _first_move(state: AppState, weights: Weights) -> SetWeights:
+def _first_move(state: AppState, weights: Weights) -> SetWeights | EnsureRoute:
     """A patch of the route, or (no route known yet) the step that creates it."""
     return SetWeights(state.route, weights) if state.weights else EnsureRoute(state.route, weights)
 

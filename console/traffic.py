@@ -132,9 +132,6 @@ class TrafficRates:
     idle: bool
     total: int
 
-    def as_json(self) -> dict[str, object]:
-        return {"by_version": self.by_version, "failed": self.failed, "idle": self.idle, "total": self.total}
-
 
 @dataclass
 class RateMeter:

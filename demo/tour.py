@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 POLL_SECONDS = 0.1
 V1 = ("1.0.0", "ffff00")
@@ -20,11 +20,13 @@ V2 = ("2.2.0", "a81399")
 
 
 class TourControls(Protocol):
-    def scale(self, replicas: int) -> dict[str, Any]: ...
+    """The buttons the tour presses (``console.controlling.Controls``); their replies are not read."""
 
-    def strategy(self, name: str, *, version: str, color: str, canary_weight: int | None = None) -> dict[str, Any]: ...
+    def scale(self, replicas: int) -> object: ...
 
-    def promote(self) -> dict[str, Any]: ...
+    def strategy(self, name: str, *, version: str, color: str, canary_weight: int | None = None) -> object: ...
+
+    def promote(self) -> object: ...
 
 
 class TourRunner(Protocol):

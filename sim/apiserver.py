@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sim.discovery import DOCUMENTS
 from sim.faults import Faults, RequestLog
+from sim.pods import JsonDict
 from sim.podstore import NotFound, PodStore
 from sim.routes import STATUS_REASONS, ApiError, Route, RouteKind, route
 from sim.tables import pod_table, table_events, wants_table
@@ -38,7 +39,6 @@ from sim.watching import FLUSH, SessionState, WatchSession, watch_events, wire_p
 
 log = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
 _STOP_GRACE_SECONDS = 2.0
 
 

@@ -7,9 +7,7 @@ to these, as it does against older clusters. Only pods exist, with the verbs ser
 
 from __future__ import annotations
 
-from typing import Any
-
-JsonDict = dict[str, Any]
+from sim.pods import JsonDict
 
 VERSION: JsonDict = {
     "major": "1",

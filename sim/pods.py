@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-Pod = dict[str, Any]
+JsonDict = dict[str, Any]  # an object as the Kubernetes API sends it (the simulation's one JSON type)
+Pod = JsonDict
 
 DEFAULT_IMAGE = "traefik/whoami:v1.10"
 
@@ -93,10 +94,6 @@ def key_of(pod: Pod) -> tuple[str, str]:
     """(namespace, name): the identity of a live pod in the store."""
     metadata = pod.get("metadata") or {}
     return metadata.get("namespace") or "default", metadata.get("name") or ""
-
-
-def resource_version_of(pod: Pod) -> int:
-    return int(pod["metadata"]["resourceVersion"])
 
 
 def mark_terminating(pod: Pod, moment: datetime, *, grace_seconds: int = 30) -> Pod:

@@ -25,8 +25,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
+from sim.pods import JsonDict
 from sim.selectors import EVERYTHING, FieldRequirement, FieldSelector, PodSelector, SelectorError
 
 _TRUE = {"1", "t", "T", "true", "TRUE", "True"}
@@ -34,7 +34,6 @@ _FALSE = {"0", "f", "F", "false", "FALSE", "False"}
 _RV_MATCHES = {"", "NotOlderThan", "Exact"}
 _NAMESPACED = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods(?:/(?P<name>[^/]+))?$")
 
-JsonDict = dict[str, Any]
 
 # metav1.StatusReason for the codes the server answers with.
 STATUS_REASONS = {

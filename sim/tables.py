@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
 
-JsonDict = dict[str, Any]
+from sim.pods import JsonDict
 
 _COLUMNS = [
     ("Name", 0, "name"),

@@ -29,12 +29,11 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from enum import StrEnum
-from typing import Any
 
+from sim.pods import JsonDict
 from sim.podstore import Expired, PodStore, WatchEvent
 from sim.routes import PodQuery, status_body
 
-JsonDict = dict[str, Any]
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from console.plans import Step
+from console.plans import ClusterStep
 
 LogLine = Callable[[str], None]
 
@@ -56,6 +56,6 @@ class ClusterRefused(ExecutorError):
 
 
 class Executor(Protocol):
-    def execute(self, step: Step, *, log: LogLine, cancel: threading.Event) -> None: ...
+    def execute(self, step: ClusterStep, *, log: LogLine, cancel: threading.Event) -> None: ...
 
     def pause(self, seconds: float | None, *, wake: threading.Event, log: LogLine) -> None: ...

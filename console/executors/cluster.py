@@ -34,7 +34,7 @@ from typing import Protocol, TextIO
 
 from console.executors import CommandFailed, LogLine, ToolMissing
 from console.executors.commands import CommandConfig, RouteKind, commands, comment, shell_line
-from console.plans import Pause, Step, WaitReady
+from console.plans import ClusterStep, Pause, WaitReady
 
 ROUTE_CHART = "whoami-route"
 STDERR_TAIL_LINES = 5
@@ -103,11 +103,11 @@ class ClusterExecutor:
         """helm/kubectl not found on PATH (none are needed for a dry run)."""
         return [] if self.dry_run else [tool for tool in ("helm", "kubectl") if shutil.which(tool) is None]
 
-    def commands(self, step: Step) -> list[list[str]]:
+    def commands(self, step: ClusterStep) -> list[list[str]]:
         """The argv lists ``step`` runs (for showing them before a run)."""
         return commands(step, self.config)
 
-    def execute(self, step: Step, *, log: LogLine, cancel: threading.Event) -> None:
+    def execute(self, step: ClusterStep, *, log: LogLine, cancel: threading.Event) -> None:
         argvs = commands(step, self.config)
         if self.dry_run:
             self._print(*(shell_line(argv) for argv in argvs))

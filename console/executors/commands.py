@@ -43,18 +43,17 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, assert_never
 
 from console.plans import (
+    ClusterStep,
     Delete,
     EnsureRoute,
     Install,
     Pause,
     Scale,
     SetWeights,
-    Step,
     Upgrade,
     Values,
     WaitReady,
@@ -64,7 +63,6 @@ from console.plans import (
 RouteKind = Literal["httproute", "traefik"]
 Argv = list[str]
 ROUTE_RELEASE = "whoami-route"  # the Helm release that owns the route
-
 
 @dataclass(frozen=True)
 class CommandConfig:
@@ -78,35 +76,39 @@ class CommandConfig:
         if self.route_kind not in ("httproute", "traefik"):
             raise ValueError(f"route kind {self.route_kind!r}: httproute or traefik")
 
-
-def commands(step: Step, config: CommandConfig) -> list[Argv]:
-    """The commands that carry out ``step`` (none for a Pause)."""
-    if isinstance(step, Pause):
-        return []
-    return [_COMMANDS[type(step)](step, config)]
-
+def commands(step: ClusterStep, config: CommandConfig) -> list[Argv]:
+    """The commands that carry out ``step``."""
+    match step:
+        case Install():
+            return [_install(step, config)]
+        case Upgrade():
+            return [_upgrade(step, config)]
+        case Scale():
+            return [_scale(step, config)]
+        case WaitReady():
+            return [_wait_ready(step, config)]
+        case SetWeights():
+            return [route_patch(step.route, step.weights, config)]
+        case EnsureRoute():
+            return [_ensure_route(step, config)]
+        case Delete():
+            return [_delete(step, config)]
+        case _:
+            assert_never(step)
 
 def _install(step: Install, config: CommandConfig) -> Argv:
     return _helm(config, "install", step.release, config.chart, *_sets(step.values))
-
 
 def _upgrade(step: Upgrade, config: CommandConfig) -> Argv:
     reuse = "--reuse-values" if step.reuse_values else "--reset-values"
     return _helm(config, "upgrade", step.release, reuse, *_sets(step.values), config.chart)
 
-
 def _scale(step: Scale, config: CommandConfig) -> Argv:
     sets = _sets(Values(replica_count=step.replicas))
     return _helm(config, "upgrade", step.release, "--reuse-values", *sets, config.chart, "--wait")
 
-
 def _wait_ready(step: WaitReady, config: CommandConfig) -> Argv:
     return _kubectl(config, "rollout", "status", f"deployment/{step.release}", f"--timeout={step.timeout_s:g}s")
-
-
-def _set_weights(step: SetWeights, config: CommandConfig) -> Argv:
-    return route_patch(step.route, step.weights, config)
-
 
 def _ensure_route(step: EnsureRoute, config: CommandConfig) -> Argv:
     return _helm(
@@ -115,26 +117,12 @@ def _ensure_route(step: EnsureRoute, config: CommandConfig) -> Argv:
         "--set-json", f"backends={_json(route_backends(step.weights, config))}",
     )  # fmt: skip
 
-
 def _delete(step: Delete, config: CommandConfig) -> Argv:
     return _helm(config, "uninstall", step.release, "--wait")
-
-
-_COMMANDS: dict[type, Callable[[Any, CommandConfig], Argv]] = {
-    Install: _install,
-    Upgrade: _upgrade,
-    Scale: _scale,
-    WaitReady: _wait_ready,
-    SetWeights: _set_weights,
-    EnsureRoute: _ensure_route,
-    Delete: _delete,
-}
-
 
 def route_backends(weights: Weights, config: CommandConfig) -> list[dict[str, object]]:
     """The route's backends as the chart's values and the patches spell them."""
     return [{"name": name, "port": config.service_port, "weight": weight} for name, weight in weights]
-
 
 def route_patch(route: str, weights: Weights, config: CommandConfig) -> Argv:
     backends = route_backends(weights, config)
@@ -144,19 +132,15 @@ def route_patch(route: str, weights: Weights, config: CommandConfig) -> Argv:
     patch = [{"op": "replace", "path": "/spec/rules/0/backendRefs", "value": backends}]
     return _kubectl(config, "patch", "httproute", route, "--type", "json", "-p", _json(patch))
 
-
-def comment(step: Step) -> str:
-    """The line a dry run prints for a step without commands (a pause) — a shell comment."""
+def comment(step: Pause) -> str:
+    """The line a dry run prints for a pause — a shell comment."""
     return f"# {step.describe()}"
-
 
 def shell_line(argv: Argv) -> str:
     return shlex.join(argv)
 
-
 def helm_color(color: str) -> str:
     return color.upper()
-
 
 def _sets(values: Values) -> list[str]:
     pairs = [
@@ -167,24 +151,19 @@ def _sets(values: Values) -> list[str]:
     ]
     return [arg for key, value in pairs if value is not None for arg in (_set_flag(key, value), f"{key}={value}")]
 
-
 def _set_flag(key: str, value: str) -> str:
     """``--set``, unless helm would read the value as a number or a bool (``001122`` → 1122)."""
     typed = value.isdigit() or value.lower() in ("true", "false", "null")
     return "--set-string" if typed and key != "replicaCount" else "--set"
 
-
 def _helm(config: CommandConfig, *args: str) -> Argv:
     return ["helm", *args, *_namespace(config)]
-
 
 def _kubectl(config: CommandConfig, *args: str) -> Argv:
     return ["kubectl", *args, *_namespace(config)]
 
-
 def _namespace(config: CommandConfig) -> list[str]:
     return [] if config.namespace is None else ["--namespace", config.namespace]
-
 
 def _json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))

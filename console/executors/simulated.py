@@ -30,16 +30,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import assert_never
 
 from console.executors import ClusterRefused, LogLine, StepTimeout
 from console.plans import (
     CHART_DEFAULTS,
+    ClusterStep,
     Delete,
     EnsureRoute,
     Install,
     Scale,
     SetWeights,
-    Step,
     Upgrade,
     Values,
     WaitReady,
@@ -97,23 +98,27 @@ class SimulatedExecutor:
         self.min_ready_seconds = min_ready_seconds
         self.releases: dict[str, Values] = {}  # what `helm get values --all` would say
 
-    def execute(self, step: Step, *, log: LogLine, cancel: threading.Event) -> None:
+    def execute(self, step: ClusterStep, *, log: LogLine, cancel: threading.Event) -> None:
         with _refusals(step):
-            if isinstance(step, Install):
-                self._install(step, log)
-            elif isinstance(step, Upgrade):
-                base = self._values(step.release) if step.reuse_values else CHART_DEFAULTS
-                self._apply(step.release, step.values.over(base), log)
-            elif isinstance(step, Scale):
-                self._scale(step, log)
-            elif isinstance(step, SetWeights):  # EnsureRoute too (a subclass)
-                self._set_weights(step, log)
-            elif isinstance(step, WaitReady):
-                self._wait_ready(step, log, cancel)
-            elif isinstance(step, Delete):
-                self._delete(step, log, cancel)
-            else:
-                raise ClusterRefused(f"{step.describe()}: pauses are the runner's, not a cluster request")
+            match step:
+                case Install():
+                    self._install(step, log)
+                case Upgrade():
+                    base = self._values(step.release) if step.reuse_values else CHART_DEFAULTS
+                    self._apply(step.release, step.values.over(base), log)
+                case Scale():
+                    self._scale(step, log)
+                case SetWeights():
+                    self.cluster.route_stats(step.route, namespace=self.namespace)  # UnknownName if there is none
+                    self._set_weights(step, log)
+                case EnsureRoute():
+                    self._set_weights(step, log)
+                case WaitReady():
+                    self._wait_ready(step, log, cancel)
+                case Delete():
+                    self._delete(step, log, cancel)
+                case _:
+                    assert_never(step)
 
     def pause(self, seconds: float | None, *, wake: threading.Event, log: LogLine) -> None:
         if seconds is not None:
@@ -150,9 +155,7 @@ class SimulatedExecutor:
         self.releases[step.release] = Values(values.color, values.version, values.strategy, step.replicas)
         log(f"deployment {step.release} scaled to {step.replicas}")
 
-    def _set_weights(self, step: SetWeights, log: LogLine) -> None:
-        if not isinstance(step, EnsureRoute):
-            self.cluster.route_stats(step.route, namespace=self.namespace)  # UnknownName if there is none
+    def _set_weights(self, step: SetWeights | EnsureRoute, log: LogLine) -> None:
         self.cluster.set_route(step.route, dict(step.weights), namespace=self.namespace)
         log(f"route {step.route}: " + ", ".join(f"{name}={weight}" for name, weight in step.weights))
 
@@ -196,7 +199,7 @@ class SimulatedExecutor:
 
 
 @contextmanager
-def _refusals(step: Step) -> Iterator[None]:
+def _refusals(step: ClusterStep) -> Iterator[None]:
     """The cluster's input errors as ClusterRefused, naming the step."""
     try:
         yield

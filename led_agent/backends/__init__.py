@@ -9,8 +9,9 @@ holds up message handling. ``close`` releases the device; the render loop blanks
 
 Errors: :class:`DeviceError` for a device that cannot be opened or written (the agent
 logs and counts it), :class:`DeviceOptionError` (a subclass) for options the device
-cannot honour (``--leds 9`` on an 8-LED Blinkt!, two nodes on one strip), which the
-command line reports as a usage error.
+cannot honour (``--leds 9`` on an 8-LED Blinkt!, two nodes on one strip, a
+``--gpio-driver`` for a device without GPIO), which the command line reports as a usage
+error. The Blinkt!'s GPIO drivers (``--gpio-driver``) are described in ``blinkt.py``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Protocol, TextIO
 
 from led_agent.rendering import Frame
 
-__all__ = ["DEVICE_NAMES", "Device", "DeviceError", "DeviceOptionError", "Frame", "check_options", "open_device"]
+__all__ = ["DEVICE_NAMES", "GPIO_DRIVER_NAMES", "Device", "DeviceError", "DeviceOptionError", "Frame",
+           "check_options", "open_device"]
 
 DEVICE_NAMES = ("terminal", "json", "blinkt", "null")
+GPIO_DRIVER_NAMES = ("auto", "rpi-gpio", "lgpio", "gpiod", "blinkt")  # the Blinkt!'s; blinkt.py checks it agrees
 
 
 class DeviceError(RuntimeError):
@@ -40,21 +43,29 @@ class Device(Protocol):
     def close(self) -> None: ...
 
 
-def check_options(name: str, *, nodes: Sequence[str], leds: int) -> None:
-    """Raise DeviceOptionError if ``name`` cannot show ``nodes`` on ``leds`` LEDs."""
+def check_options(name: str, *, nodes: Sequence[str], leds: int, gpio_driver: str | None = None) -> None:
+    """Raise DeviceOptionError if ``name`` cannot show ``nodes`` on ``leds`` LEDs (with ``gpio_driver``)."""
     if name not in DEVICE_NAMES:
         raise DeviceOptionError(f"unknown device {name!r}: choose one of {', '.join(DEVICE_NAMES)}")
     if leds < 1:
         raise DeviceOptionError(f"--leds must be at least 1, got {leds}")
+    if gpio_driver is not None and name != "blinkt":
+        raise DeviceOptionError(f"--gpio-driver is for --device blinkt, not {name}")
+    if gpio_driver is not None and gpio_driver not in GPIO_DRIVER_NAMES:
+        raise DeviceOptionError(f"unknown GPIO driver {gpio_driver!r}: choose one of {', '.join(GPIO_DRIVER_NAMES)}")
     if name == "blinkt":
         from led_agent.backends.blinkt import check_blinkt_options
 
         check_blinkt_options(nodes=nodes, leds=leds)
 
 
-def open_device(name: str, *, nodes: Sequence[str], leds: int, stream: TextIO | None = None) -> Device:
-    """Open the backend called ``name`` (see DEVICE_NAMES); ``stream`` defaults to stdout."""
-    check_options(name, nodes=nodes, leds=leds)
+def open_device(
+    name: str, *, nodes: Sequence[str], leds: int, stream: TextIO | None = None, gpio_driver: str | None = None
+) -> Device:
+    """Open the backend called ``name`` (see DEVICE_NAMES); ``stream`` defaults to stdout.
+
+    ``gpio_driver`` (the Blinkt! only; default ``auto``) is one of GPIO_DRIVER_NAMES."""
+    check_options(name, nodes=nodes, leds=leds, gpio_driver=gpio_driver)
     out = stream or sys.stdout
     if name == "json":
         from led_agent.backends.jsonlines import JsonLinesDevice
@@ -65,9 +76,9 @@ def open_device(name: str, *, nodes: Sequence[str], leds: int, stream: TextIO | 
 
         return TerminalDevice(nodes, stream=out)
     if name == "blinkt":
-        from led_agent.backends.blinkt import BlinktDevice
+        from led_agent.backends.blinkt import open_blinkt
 
-        return BlinktDevice(nodes[0])
+        return open_blinkt(nodes[0], driver=gpio_driver or "auto")
     from led_agent.backends.null import NullDevice
 
     return NullDevice()

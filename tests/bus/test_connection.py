@@ -197,8 +197,9 @@ def test_wait_raises_broker_unavailable_when_nobody_answers(connections: Callabl
 
 @pytest.fixture
 def two_brokers(tmp_path: Path) -> Iterator[list[RunningBroker]]:
-    brokers = [start_mosquitto(workdir=tmp_path / name, persistence=False) for name in ("a", "b")
-               if (tmp_path / name).mkdir() is None]
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    brokers = [start_mosquitto(workdir=tmp_path / name, persistence=False) for name in ("a", "b")]
     yield brokers
     for broker in brokers:
         broker.stop()

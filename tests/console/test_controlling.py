@@ -2,40 +2,53 @@
 
 from __future__ import annotations
 
-import threading
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from console.controlling import Busy, ControlError, RunnerControls, event_message
+from console.controlling import Busy, ControlError, RunnerControls, run_message
 from console.executors.simulated import SimulatedExecutor
-from console.plans import Scale
-from console.running import StepStarted
+from console.messages import AbortingReply, PromotedReply, RunMessage
+from console.plans import AppState, Plan, Scale, Target
+from console.running import (
+    Aborted,
+    Finished,
+    Log,
+    Paused,
+    PlanStarted,
+    Resumed,
+    RunEvent,
+    StepDone,
+    StepFailed,
+    StepStarted,
+    WeightsSet,
+)
+from console.strategies import build_plan
 from sim.cluster import Cluster
+from tests.support.waiting import Collector
 
 
 class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self._cond = threading.Condition()
+    """The browser's view of the run: every run message, as the JSON it is sent as."""
 
-    def __call__(self, message: dict[str, Any]) -> None:
-        with self._cond:
-            self.messages.append(message)
-            self._cond.notify_all()
+    def __init__(self) -> None:
+        self.arrivals: Collector[dict[str, Any]] = Collector(lambda m: m["event"])
+
+    def __call__(self, message: RunMessage) -> None:
+        self.arrivals.add(json.loads(message.model_dump_json()))
 
     def clear(self) -> None:
-        with self._cond:
-            self.messages.clear()
+        self.arrivals.clear()
 
     def events(self) -> list[str]:
-        return [m["event"] for m in self.messages]
+        return [m["event"] for m in self.arrivals.items]
 
     def wait_for(self, event: str, timeout: float = 10) -> dict[str, Any]:
-        with self._cond:
-            assert self._cond.wait_for(lambda: any(m["event"] == event for m in self.messages), timeout), self.events()
-            return next(m for m in reversed(self.messages) if m["event"] == event)
+        seen = self.arrivals.wait_for(lambda ms: any(m["event"] == event for m in ms), timeout=timeout,
+                                      what=f"a {event!r} message")
+        return next(m for m in reversed(seen) if m["event"] == event)
 
 
 Buttons = tuple[RunnerControls, Recorder, Cluster]
@@ -59,12 +72,14 @@ def versions(cluster: Cluster) -> list[str]:
 def test_scale_on_an_empty_cluster_installs_the_chart_defaults(controls: Buttons) -> None:
     buttons, recorder, cluster = controls
     started = buttons.scale(4)
-    assert started["strategy"] == "install"
+    assert started.strategy == "install"
     finished = recorder.wait_for("finished")
     assert finished["ok"] is True
     assert finished["controls"]["busy"] is False
     assert versions(cluster) == ["1.0.0"] * 4
-    assert buttons.weights() == [{"release": "whoami", "weight": 100, "version": "1.0.0", "color": "ffff00"}]
+    assert [w.model_dump() for w in buttons.weights()] == [
+        {"release": "whoami", "weight": 100, "version": "1.0.0", "color": "ffff00"}
+    ]
     assert recorder.events()[:2] == ["plan-started", "step-started"]
 
 
@@ -79,7 +94,7 @@ def test_rolling_takes_the_live_replica_count_and_the_target(controls: Buttons) 
     buttons.runner.wait(5)
     cluster.advance(10)  # the old pods' grace period
     assert versions(cluster) == ["2.0.0"] * 3
-    described = buttons.describe()
+    described = buttons.describe().model_dump()
     assert described["releases"][0] | {} == {"release": "whoami", "version": "2.0.0", "color": "a81399",
                                               "replicas": 3, "strategy": "rolling"}  # fmt: skip
 
@@ -96,12 +111,13 @@ def test_canary_pauses_until_promoted_and_busy_refuses_other_buttons(
     paused = recorder.wait_for("paused")
     assert paused["controls"]["paused"] is True
     weights = recorder.wait_for("weights-set")["weights"]
-    assert weights == [{"release": "whoami", "weight": 80}, {"release": "whoamiv2", "weight": 20}]
+    assert [(w["release"], w["weight"]) for w in weights] == [("whoami", 80), ("whoamiv2", 20)]
+    assert [w["version"] for w in weights] == ["1.0.0", "2.0.0"]  # the weights name what each release runs
     with pytest.raises(Busy, match="running"):
         buttons.strategy("rolling", version="3.0.0", color="00ff00")
     with pytest.raises(Busy):
         buttons.scale(2)
-    assert buttons.promote() == {"promoted": True}
+    assert buttons.promote() == PromotedReply()
     finished = recorder.wait_for("finished")
     assert (finished["ok"], finished["aborted"]) == (True, False)
     with pytest.raises(Busy, match="nothing is paused"):
@@ -120,7 +136,7 @@ def test_abort_while_paused_goes_back(controls: Buttons) -> None:
     recorder.clear()
     buttons.strategy("canary", version="3.0.0", color="00ff00")
     recorder.wait_for("paused")
-    assert buttons.abort() == {"aborting": True}
+    assert buttons.abort() == AbortingReply()
     finished = recorder.wait_for("finished")
     assert (finished["ok"], finished["aborted"]) == (True, True)
     buttons.runner.wait(5)
@@ -146,10 +162,10 @@ def test_bad_requests_are_control_errors_and_start_nothing(
     buttons.scale(2)
     recorder.wait_for("finished")
     buttons.runner.wait(5)
-    before = len(recorder.messages)
+    before = len(recorder.arrivals.items)
     with pytest.raises(ControlError, match=message):
         buttons.strategy(name, version=version, color=color)
-    assert len(recorder.messages) == before
+    assert len(recorder.arrivals.items) == before
     assert buttons.runner.busy is False
 
 
@@ -161,7 +177,34 @@ def test_strategies_need_something_deployed(controls: Buttons) -> None:
         buttons.scale(1000)
 
 
-def test_event_messages_are_plain_json() -> None:
-    message = event_message(StepStarted(2, Scale("whoami", 5)))
-    assert message == {"type": "run", "event": "step-started", "index": 2, "kind": "scale",
-                       "step": "scale release whoami to 5 replicas"}  # fmt: skip
+def test_a_step_event_is_a_run_message_with_the_steps_description() -> None:
+    message = run_message(StepStarted(2, Scale("whoami", 5)), AppState())
+    assert json.loads(message.model_dump_json()) == {
+        "type": "run", "event": "step-started", "index": 2, "kind": "scale",
+        "step": "scale release whoami to 5 replicas", "error": None, "controls": None,
+    }  # fmt: skip
+
+
+EVERY_EVENT: list[RunEvent] = [
+    PlanStarted(Plan("scale", (Scale("whoami", 5),), AppState())),
+    StepStarted(0, Scale("whoami", 5)), StepDone(0, Scale("whoami", 5)), StepFailed(0, Scale("whoami", 5), "boom"),
+    WeightsSet("whoami", (("whoami", 90), ("whoamiv2", 10))), Paused(3, None), Resumed(3, True), Log("$ helm"),
+    Aborted(4), Finished(ok=True, aborted=False, state=AppState()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("event", EVERY_EVENT, ids=lambda e: type(e).__name__)
+def test_every_runner_event_has_its_own_run_message(event: RunEvent) -> None:
+    encoded = json.loads(run_message(event, AppState()).model_dump_json())
+    assert encoded["type"] == "run"
+    kebab = "".join(f"-{c.lower()}" if c.isupper() else c for c in type(event).__name__).lstrip("-")
+    assert encoded["event"] == kebab
+
+
+def test_weights_name_the_version_and_colour_of_each_release() -> None:
+    state = build_plan("install", AppState(), Target("1.0.0", "ffff00", 3)).end_state()
+    message = run_message(WeightsSet("whoami", (("whoami", 95), ("whoamiv2", 5))), state)
+    assert [w.model_dump() for w in message.weights] == [  # type: ignore[union-attr]
+        {"release": "whoami", "weight": 95, "version": "1.0.0", "color": "ffff00"},
+        {"release": "whoamiv2", "weight": 5, "version": None, "color": None},
+    ]

@@ -21,7 +21,7 @@ from console.plans import (
     Upgrade,
     Values,
     WaitReady,
-    normalise_color,
+    check_color,
     step_kind,
 )
 
@@ -33,7 +33,7 @@ V1 = Values("ffff00", "1.0.0", "rolling", 3)
     [("ffff00", "ffff00"), ("FFFF00", "ffff00"), ("#A81399", "a81399"), ("#FFF", "ffffff"), (" 0f0 ", "00ff00")],
 )
 def test_colours_are_normalised_to_six_lower_case_digits(given: str, expected: str) -> None:
-    assert normalise_color(given) == expected
+    assert check_color(given) == expected
 
 
 @pytest.mark.parametrize("bad", ["", "fff0", "ggg000", "#ffff00f", "red", 123])
@@ -86,7 +86,7 @@ def test_state_follows_each_kind_of_step() -> None:
     assert state.settled
     ensured = state.after(EnsureRoute("whoami", (("whoamiv2", 100),)))
     assert ensured == state.after(SetWeights("whoami", (("whoamiv2", 100),)))
-    assert EnsureRoute("whoami", (("whoamiv2", 100),)) != SetWeights("whoami", (("whoamiv2", 100),))
+    assert EnsureRoute("whoami", (("whoamiv2", 100),)) != SetWeights("whoami", (("whoamiv2", 100),))  # type: ignore[comparison-overlap]
 
 
 @pytest.mark.parametrize(

@@ -58,10 +58,10 @@ def test_abort_of_an_install_removes_the_release_and_never_the_route() -> None:
 def test_without_a_known_route_the_first_traffic_move_creates_it(strategy: StrategyName) -> None:
     no_route = AppState(START.releases)  # an install that failed before its route step
     plan = build_plan(strategy, no_route, V2)
-    moves = [s for s in plan.steps if isinstance(s, SetWeights)]
-    assert type(moves[0]) is EnsureRoute and all(type(m) is SetWeights for m in moves[1:])
+    moves = [s for s in plan.steps if isinstance(s, SetWeights | EnsureRoute)]
+    assert isinstance(moves[0], EnsureRoute) and all(isinstance(m, SetWeights) for m in moves[1:])
     with_route = build_plan(strategy, START, V2)
-    assert all(type(s) is SetWeights for s in with_route.steps if isinstance(s, SetWeights))
+    assert not any(isinstance(s, EnsureRoute) for s in with_route.steps)
     # aborting after the move: traffic back by ensuring the route too (the create may have failed)
     state = no_route
     for step in plan.steps[: plan.steps.index(moves[0]) + 1]:

@@ -22,6 +22,15 @@ class FakeClock:
         return self.now
 
 
+def flush(wall: Wall) -> list[dict[str, Any]]:
+    """The wall's updates as the browser receives them (JSON)."""
+    return [json.loads(update.model_dump_json()) for update in wall.flush()]
+
+
+def view(wall: Wall) -> list[dict[str, Any]]:
+    return [json.loads(node.model_dump_json()) for node in wall.view()]
+
+
 def snapshot(node: str, seq: int, *pods: tuple[str, str, str], epoch: str = "e1") -> bytes:
     entries = [{"pod": p, "uid": p, "color": c, "state": s} for p, c, s in pods]
     return json.dumps({"v": 1, "node": node, "seq": seq, "epoch": epoch, "pods": entries}).encode()
@@ -46,12 +55,12 @@ def wall() -> Wall:
 def test_a_snapshot_and_status_make_a_node_with_its_ordered_lights(wall: Wall) -> None:
     wall.handle(TOPICS.status("node-1"), b"online")
     wall.handle(TOPICS.state("node-1"), snapshot("node-1", 3, ("a", "ffff00", "ready"), ("b", "a81399", "pending")))
-    [update] = wall.flush()
+    [update] = flush(wall)
     assert update["node"] == "node-1"
     assert update["status"] == "online"
     assert lights(update) == [("a", "ffff00", "ready"), ("b", "a81399", "pending")]
     assert update["removed"] == []
-    assert wall.flush() == []  # nothing new since
+    assert flush(wall) == []  # nothing new since
 
 
 def test_many_events_coalesce_into_one_update_per_node(wall: Wall) -> None:
@@ -59,7 +68,7 @@ def test_many_events_coalesce_into_one_update_per_node(wall: Wall) -> None:
     for seq in range(1, 21):
         wall.handle(TOPICS.pods("node-1"), event("node-1", seq, "add", f"p{seq}", state="pending"))
     wall.handle(TOPICS.pods("node-2"), event("node-2", 1, "add", "q1"))
-    updates = wall.flush()
+    updates = flush(wall)
     assert [u["node"] for u in updates] == ["node-1", "node-2"]
     assert [p["pod"] for p in updates[0]["pods"]] == [f"p{i}" for i in range(1, 21)]
     assert wall.counters.events_applied == 21
@@ -68,11 +77,11 @@ def test_many_events_coalesce_into_one_update_per_node(wall: Wall) -> None:
 def test_removals_carry_their_slot_in_the_list_last_sent(wall: Wall) -> None:
     pods = [(name, "ffff00", "ready") for name in "abcde"]
     wall.handle(TOPICS.state("node-1"), snapshot("node-1", 5, *pods))
-    wall.flush()
+    flush(wall)
     wall.handle(TOPICS.pods("node-1"), event("node-1", 6, "remove", "b"))
     wall.handle(TOPICS.pods("node-1"), event("node-1", 7, "add", "f", color="a81399", state="pending"))
     wall.handle(TOPICS.pods("node-1"), event("node-1", 8, "remove", "d"))
-    [update] = wall.flush()
+    [update] = flush(wall)
     # Slots refer to a b c d e, the list the browser has: b was 1, d was 3 (not 2).
     assert update["removed"] == [{"slot": 1, "key": "b"}, {"slot": 3, "key": "d"}]
     assert [p["pod"] for p in update["pods"]] == ["a", "c", "e", "f"]
@@ -80,22 +89,22 @@ def test_removals_carry_their_slot_in_the_list_last_sent(wall: Wall) -> None:
 
 def test_a_state_change_updates_the_light_in_its_slot(wall: Wall) -> None:
     wall.handle(TOPICS.state("node-1"), snapshot("node-1", 1, ("a", "ffff00", "ready"), ("b", "ffff00", "ready")))
-    wall.flush()
+    flush(wall)
     wall.handle(TOPICS.pods("node-1"), event("node-1", 2, "update", "a", state="terminating"))
-    [update] = wall.flush()
+    [update] = flush(wall)
     assert lights(update) == [("a", "ffff00", "terminating"), ("b", "ffff00", "ready")]
     assert update["removed"] == []
 
 
 def test_view_is_the_last_flushed_state_not_the_pending_one(wall: Wall) -> None:
     wall.handle(TOPICS.state("node-1"), snapshot("node-1", 1, ("a", "ffff00", "ready")))
-    wall.flush()
+    flush(wall)
     wall.handle(TOPICS.pods("node-1"), event("node-1", 2, "add", "b"))
-    [view] = wall.view()
-    assert [p["pod"] for p in view["pods"]] == ["a"]  # a new browser starts where the next flush continues
-    [update] = wall.flush()
+    [shown] = view(wall)
+    assert [p["pod"] for p in shown["pods"]] == ["a"]  # a new browser starts where the next flush continues
+    [update] = flush(wall)
     assert [p["pod"] for p in update["pods"]] == ["a", "b"]
-    assert [p["pod"] for p in wall.view()[0]["pods"]] == ["a", "b"]
+    assert [p["pod"] for p in view(wall)[0]["pods"]] == ["a", "b"]
 
 
 def test_the_ordering_rules_are_the_agents(wall: Wall) -> None:
@@ -105,14 +114,14 @@ def test_the_ordering_rules_are_the_agents(wall: Wall) -> None:
     assert wall.handle(TOPICS.state("node-1"), snapshot("node-1", 4)) is None
     assert wall.handle(TOPICS.pods("node-1"), event("node-1", 8, "add", "late")) == "node-1"
     assert wall.handle(TOPICS.pods("node-1"), event("node-1", 10, "add", "later")) is None  # resync in flight
-    [update] = wall.flush()
+    [update] = flush(wall)
     assert [p["pod"] for p in update["pods"]] == ["a", "late", "later"]
     assert (wall.counters.events_ignored, wall.counters.snapshots_ignored, wall.counters.resyncs) == (1, 1, 1)
 
 
 def test_minimal_publishers_show_blue_and_ready(wall: Wall) -> None:
     wall.handle(TOPICS.pods("laptop"), b'{"action":"add","pod":"x"}')
-    [update] = wall.flush()
+    [update] = flush(wall)
     assert lights(update) == [("x", "0000ff", "ready")]
     assert update["status"] is None
 
@@ -120,19 +129,19 @@ def test_minimal_publishers_show_blue_and_ready(wall: Wall) -> None:
 def test_offline_watcher_keeps_its_lights_and_says_so(wall: Wall) -> None:
     wall.handle(TOPICS.state("node-1"), snapshot("node-1", 1, ("a", "ffff00", "ready")))
     wall.handle(TOPICS.status("node-1"), b"online")
-    wall.flush()
+    flush(wall)
     wall.handle(TOPICS.status("node-1"), b"offline")
-    [update] = wall.flush()
+    [update] = flush(wall)
     assert update["status"] == "offline"
     assert lights(update) == [("a", "ffff00", "ready")]
 
 
 def test_an_empty_retained_snapshot_takes_the_node_off_the_wall(wall: Wall) -> None:
     wall.handle(TOPICS.state("node-1"), snapshot("node-1", 1, ("a", "ffff00", "ready")))
-    wall.flush()
+    flush(wall)
     wall.handle(TOPICS.state("node-1"), b"")
-    assert wall.flush() == [{"node": "node-1", "gone": True}]
-    assert wall.view() == []
+    assert flush(wall) == [{"node": "node-1", "gone": True}]
+    assert view(wall) == []
 
 
 @pytest.mark.parametrize(
@@ -150,23 +159,51 @@ def test_an_empty_retained_snapshot_takes_the_node_off_the_wall(wall: Wall) -> N
 )
 def test_bad_input_is_counted_and_changes_nothing(wall: Wall, topic: str, payload: bytes, kind: str) -> None:
     wall.handle(TOPICS.state("node-1"), snapshot("node-1", 0, ("a", "ffff00", "ready")))
-    before = wall.flush()
+    before = flush(wall)
     assert wall.handle(topic, payload) is None
     assert wall.bad[kind] == 1
-    assert wall.flush() == []
-    assert wall.view() == [{k: v for k, v in before[0].items() if k != "removed"}]
+    assert flush(wall) == []
+    assert view(wall) == [{k: v for k, v in before[0].items() if k != "removed"}]
 
 
 def test_nodes_are_sorted_naturally(wall: Wall) -> None:
     for node in ("node-10", "node-2", "edge", "node-1"):
         wall.handle(TOPICS.status(node), b"online")
-    assert [u["node"] for u in wall.flush()] == ["edge", "node-1", "node-2", "node-10"]
+    assert [u["node"] for u in flush(wall)] == ["edge", "node-1", "node-2", "node-10"]
     assert natural_key("node-2") < natural_key("node-10") < natural_key("nodf")
 
 
 def test_a_node_not_yet_flushed_is_not_in_the_view(wall: Wall) -> None:
     wall.handle(TOPICS.state("node-1"), snapshot("node-1", 1, ("a", "ffff00", "ready")))
-    assert wall.view() == []  # a new browser learns of it from the next flush, with its pods
-    [update] = wall.flush()
+    assert view(wall) == []  # a new browser learns of it from the next flush, with its pods
+    [update] = flush(wall)
     assert [p["pod"] for p in update["pods"]] == ["a"]
-    assert [v["node"] for v in wall.view()] == ["node-1"]
+    assert [v["node"] for v in view(wall)] == ["node-1"]
+
+
+def test_pods_beyond_the_cap_are_counted_and_sent_as_hidden() -> None:
+    wall = Wall(TOPICS, clock=FakeClock(), max_pods=2)
+    pods = [(name, "ffff00", "ready") for name in "abcd"]
+    wall.handle(TOPICS.state("node-1"), snapshot("node-1", 4, *pods))
+    [update] = flush(wall)
+    assert ([p["pod"] for p in update["pods"]], update["hidden"]) == (["a", "b"], 2)
+    wall.handle(TOPICS.pods("node-1"), event("node-1", 5, "add", "e"))
+    [update] = flush(wall)  # only the count changed, and the browser must say so
+    assert ([p["pod"] for p in update["pods"]], update["hidden"]) == (["a", "b"], 3)
+    assert view(wall)[0]["hidden"] == 3
+
+
+def test_a_live_snapshot_wins_over_any_seq_before_it(wall: Wall) -> None:
+    wall.handle(TOPICS.state("node-1"), snapshot("node-1", 5, ("a", "ffff00", "ready")))
+    wall.handle(TOPICS.pods("node-1"), event("node-1", 900, "add", "evil"))
+    wall.handle(TOPICS.state("node-1"), snapshot("node-1", 6, ("a", "ffff00", "ready")), retained=False)
+    [update] = flush(wall)
+    assert [p["pod"] for p in update["pods"]] == ["a"]
+
+
+def test_the_wall_holds_at_most_max_nodes() -> None:
+    wall = Wall(TOPICS, clock=FakeClock(), max_nodes=2)
+    for node in ("node-1", "node-2", "node-3"):
+        wall.handle(TOPICS.status(node), b"online")
+    assert [u["node"] for u in flush(wall)] == ["node-1", "node-2"]
+    assert wall.bad["too_many_nodes"] == 1

@@ -81,7 +81,7 @@ def _the_wall_shows_the_same(brokers: Brokers, apiserver: ApiServer, topic_prefi
     console.start()
 
     def wall() -> dict[str, tuple[str | None, list[str]]]:
-        return {n["node"]: (n["status"], sorted(p["key"] for p in n["pods"])) for n in console.wall.view()}
+        return {n.node: (n.status, sorted(p.key for p in n.pods)) for n in console.wall.view()}
 
     def wall_shows(nodes: tuple[str, ...]) -> None:
         expected = {node: ("online", sorted(key for key, _c, _s in api_truth(apiserver.store, node))) for node in nodes}

@@ -2,10 +2,14 @@
 
 ``Helm`` wraps the ``minihelm`` launcher (``helm lint`` / ``helm template`` spelling);
 ``Rendered`` holds the parsed manifests. The session fixture is in ``conftest.py``.
+``Helm.template`` renders each (chart, values, release, namespace) once per session and
+hands out the same ``Rendered`` afterwards (treat it as read-only): every render costs
+the real Helm a few hundred milliseconds, and many tests look at the same value set.
 """
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +54,7 @@ class Helm:
     def lint(self, chart: str, *sets: str) -> subprocess.CompletedProcess[str]:
         return self.run("lint", str(CHARTS / chart), *_set_args(sets))
 
+    @functools.cache  # noqa: B019 - the session's one Helm lives as long as the cache should
     def template(self, chart: str, *sets: str, release: str | None = None, namespace: str = "lights") -> Rendered:
         result = self.template_raw(chart, *sets, release=release, namespace=namespace)
         assert result.returncode == 0, f"helm template {chart} {sets} failed:\n{result.stderr}"

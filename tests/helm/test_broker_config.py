@@ -2,187 +2,108 @@
 
 The init container's script (copy the config, hash the Secret's passwords with
 ``mosquitto_passwd -U``) runs here under /bin/sh with the container paths mapped to a
-temporary folder; then the local ``mosquitto`` starts on the resulting files, with only
-the listeners moved to free loopback ports, the paths mapped, and ``user`` set to the
-current user (a root Mosquitto would otherwise drop to ``mosquitto`` and lose access to
-the 0600 files, which in the pod already belong to it). Clients then prove the ACL.
+private folder; then the local ``mosquitto`` starts on the resulting files
+(``tests/broker/mosquittos.py``: listeners on free loopback ports, paths mapped) as the
+current user, as it runs as its own user in the pod. Clients then prove the ACL under a
+topic prefix, the anonymous variant, and TLS with the CA handed to the clients the way
+the chart hands it to its pods (``SSL_CERT_FILE``).
 """
 
 from __future__ import annotations
 
 import base64
-import getpass
+import os
+import pwd
 import shutil
 import subprocess
-import threading
-import uuid
+import sys
+import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
 
-from broker.launching import find_mosquitto, free_port, wait_for_port
+from tests.broker.mosquittos import PATHS, Client, RunningConfig, clients, run_config
 from tests.helm.charts import Helm, Rendered
+from tests.helm.schemas import pod_spec
 
 BROKER = "shinealight-mosquitto"
+ME = f"\nuser {pwd.getpwuid(os.geteuid()).pw_name}\n"
 
 
-@dataclass
-class Client:
-    """A paho client with credentials that records what it receives."""
-
-    port: int
-    user: str | None
-    password: str | None = None
-    received: list[tuple[str, bytes]] = field(default_factory=list)
-    connack: ReasonCode | None = None
-
-    def __post_init__(self) -> None:
-        self._arrived = threading.Condition()
-        self._connected = threading.Event()
-        self.mqtt = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"helm-test-{uuid.uuid4().hex[:8]}")
-        if self.user:
-            self.mqtt.username_pw_set(self.user, self.password)
-        self.mqtt.on_connect = self._on_connect
-        self.mqtt.on_message = self._on_message
-        self.mqtt.connect("127.0.0.1", self.port)
-        self.mqtt.loop_start()
-        assert self._connected.wait(5), "no CONNACK within 5 s"
-
-    def _on_connect(self, _c: object, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
-        self.connack = reason
-        self._connected.set()
-
-    def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
-        with self._arrived:
-            self.received.append((message.topic, bytes(message.payload)))
-            self._arrived.notify_all()
-
-    def subscribe(self, topic_filter: str) -> None:
-        done = threading.Event()
-        self.mqtt.on_subscribe = lambda *_: done.set()
-        self.mqtt.subscribe(topic_filter, qos=1)
-        assert done.wait(5), f"no SUBACK for {topic_filter}"
-
-    def publish(self, topic: str, payload: str, *, retain: bool = False) -> None:
-        self.mqtt.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
-
-    def wait_for(self, topic: str, timeout: float = 5) -> None:
-        with self._arrived:
-            ok = self._arrived.wait_for(lambda: any(t == topic for t, _ in self.received), timeout)
-        assert ok, f"{topic} did not arrive; got {self.received}"
-
-    def close(self) -> None:
-        self.mqtt.loop_stop()
-        self.mqtt.disconnect()
-
-
-def _prepare(rendered: Rendered, workdir: Path) -> Path:
+def _prepare(rendered: Rendered, root: Path) -> Path:
     """Run the init container's script on the rendered ConfigMap and Secret; return the config dir."""
-    src, auth, config = workdir / "src", workdir / "auth", workdir / "config"
-    for folder in (src, auth, config):
+    src, auth, config = root / "src", root / "auth", root / "etc"
+    for folder in (src, auth, config, root / "data"):
         folder.mkdir()
     for key, text in rendered.one("ConfigMap", BROKER)["data"].items():
         (src / key).write_text(text)
     for secret in rendered.all("Secret"):
         for user, encoded in secret["data"].items():
             (auth / user).write_bytes(base64.b64decode(encoded))
-    init = rendered.one("Deployment", BROKER)["spec"]["template"]["spec"]["initContainers"][0]
+    init = pod_spec(rendered.one("Deployment", BROKER))["initContainers"][0]
     assert init["command"][:2] == ["/bin/sh", "-ec"]
     script = init["command"][2].replace("/config-src", str(src)).replace("/auth-src", str(auth))
-    script = script.replace("/mosquitto/config", str(config))
+    for production, local in PATHS.items():
+        script = script.replace(production, str(root / local))
     subprocess.run(["/bin/sh", "-ec", script], check=True, capture_output=True, timeout=30)
     return config
 
 
-@dataclass(frozen=True)
-class ChartBroker:
-    port: int
-    config: Path
-
-
-def _start(config: Path, workdir: Path) -> Iterator[ChartBroker]:
-    exe = find_mosquitto()
-    if exe is None:
-        pytest.fail("no mosquitto binary (apt-get install mosquitto): the chart's broker config is tested on it")
-    port, ws_port = free_port(), free_port()
-    conf = (config / "mosquitto.conf").read_text()
-    conf = conf.replace("listener 1883\n", f"listener {port} 127.0.0.1\n")
-    conf = conf.replace("listener 9001\n", f"listener {ws_port} 127.0.0.1\n")
-    conf = conf.replace("/mosquitto/config", str(config)).replace("/mosquitto/data/", f"{workdir}/")
-    conf += f"\nuser {getpass.getuser()}\n"
-    run_conf = workdir / "run.conf"
-    run_conf.write_text(conf)
-    with (workdir / "broker.log").open("wb") as log:
-        process = subprocess.Popen([exe, "-c", str(run_conf)], stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        wait_for_port(port, process, 10, workdir)
-        yield ChartBroker(port, config)
-    finally:
-        process.terminate()
-        process.wait(5)
-
-
 @pytest.fixture
-def chart_broker(helm: Helm, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ChartBroker]:
+def chart_broker(helm: Helm, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningConfig]:
     rendered = helm.template("shinealight", *request.param)
-    yield from _start(_prepare(rendered, tmp_path), tmp_path)
+    config = _prepare(rendered, tmp_path)
+    with run_config((config / "mosquitto.conf").read_text(), tmp_path, extra=ME) as running:
+        yield running
 
 
-AUTH = ("auth.enabled=true", "bus.topicPrefix=sal/", "auth.users.watcher=w-pass", "auth.users.agent=a-pass",
-        "auth.users.console=c-pass")
+AUTH = ("bus.topicPrefix=sal/", "auth.passwords.watcher=w-pass", "auth.passwords.agent=a-pass",
+        "auth.passwords.viewer=v-pass", "auth.viewers={viewer,console}")
 
 
 @pytest.mark.parametrize("chart_broker", [AUTH], indirect=True)
-def test_auth_init_hashes_passwords_privately(chart_broker: ChartBroker) -> None:
-    passwd = chart_broker.config / "passwd"
-    users = dict(line.split(":", 1) for line in passwd.read_text().splitlines())
-    assert set(users) == {"watcher", "agent", "console"}
+def test_auth_init_hashes_passwords_privately(chart_broker: RunningConfig) -> None:
+    config = chart_broker.root / "etc"
+    users = dict(line.split(":", 1) for line in (config / "passwd").read_text().splitlines())
+    assert set(users) == {"watcher", "agent", "viewer", "console"}
     assert all(h.startswith("$7$") for h in users.values()), "passwords must be hashed"
     for name in ("passwd", "acl", "mosquitto.conf"):
-        assert (chart_broker.config / name).stat().st_mode & 0o077 == 0, f"{name} readable by others"
+        assert (config / name).stat().st_mode & 0o077 == 0, f"{name} readable by others"
 
 
 @pytest.mark.parametrize("chart_broker", [AUTH], indirect=True)
-def test_auth_acl_lets_each_user_do_its_job_only(chart_broker: ChartBroker) -> None:
-    port = chart_broker.port
-    clients = []
-    try:
+def test_auth_acl_lets_each_user_do_its_job_only(chart_broker: RunningConfig) -> None:
+    ports = chart_broker.ports
+    with clients() as opened:
         for user, password in [(None, None), ("watcher", "wrong")]:
-            refused = Client(port, user, password)
-            clients.append(refused)
-            assert refused.connack is not None and refused.connack.is_failure, f"{user} must be refused"
-        console, watcher, agent = (Client(port, u, p) for u, p in
-                                   [("console", "c-pass"), ("watcher", "w-pass"), ("agent", "a-pass")])
-        clients += [console, watcher, agent]
-        console.subscribe("sal/#")
+            refused = Client(ports.mqtt, user, password)
+            opened.append(refused)
+            assert refused.refused, f"{user} must be refused"
+        viewer = Client(ports.bound, "viewer", "v-pass")
+        watcher = Client(ports.mqtt, "watcher", "w-pass", client_id="watcher-n1-0")
+        agent = Client(ports.mqtt, "agent", "a-pass", client_id="n1")
+        opened += [viewer, watcher, agent]
+        viewer.subscribe("sal/#")
         agent.subscribe("sal/nodes/#")
         watcher.publish("sal/nodes/n1/state", '{"v":1,"node":"n1","seq":1,"pods":[]}', retain=True)
         agent.wait_for("sal/nodes/n1/state")
-        # Denied publishes are dropped silently; each was acknowledged (so routed, had it
-        # been allowed) before the markers below, which must then arrive after them.
         agent.publish("sal/nodes/n1/pods", '{"action":"add","pod":"forged"}')
-        console.publish("sal/nodes/n1/pods", '{"action":"add","pod":"forged-too"}')
+        viewer.publish("sal/nodes/n1/pods", '{"action":"add","pod":"forged-too"}')
+        agent.publish("nodes/n1/pods", "outside the prefix")
         agent.publish("sal/agents/n1/status", "online")
-        watcher.publish("sal/watchers/w1/status", "online")
-        console.wait_for("sal/agents/n1/status")
-        console.wait_for("sal/watchers/w1/status")
-        assert [t for t, _ in console.received if t == "sal/nodes/n1/pods"] == []
-    finally:
-        for client in clients:
-            client.close()
+        watcher.publish("sal/watchers/watcher-n1-0/status", "online")
+        viewer.wait_for("sal/agents/n1/status")
+        viewer.wait_for("sal/watchers/watcher-n1-0/status")
+        assert "sal/nodes/n1/pods" not in viewer.topics()
 
 
-@pytest.mark.parametrize("chart_broker", [()], indirect=True)
-def test_anonymous_variant_accepts_anyone(chart_broker: ChartBroker) -> None:
-    assert not (chart_broker.config / "passwd").exists()
-    client = Client(chart_broker.port, None)
+@pytest.mark.parametrize("chart_broker", [("auth.enabled=false",)], indirect=True)
+def test_anonymous_variant_accepts_anyone(chart_broker: RunningConfig) -> None:
+    assert not (chart_broker.root / "etc" / "passwd").exists()
+    client = Client(chart_broker.ports.mqtt, None)
     try:
-        assert client.connack is not None and not client.connack.is_failure
+        assert not client.refused
         client.subscribe("nodes/#")
         client.publish("nodes/n1/status", "online")
         client.wait_for("nodes/n1/status")
@@ -190,5 +111,52 @@ def test_anonymous_variant_accepts_anyone(chart_broker: ChartBroker) -> None:
         client.close()
 
 
-def test_mosquitto_passwd_is_available() -> None:
-    assert shutil.which("mosquitto_passwd"), "mosquitto_passwd (package mosquitto) is needed by the init script test"
+def _certificates(folder: Path) -> None:
+    """A CA and a server certificate for the broker's Service name (and 127.0.0.1)."""
+    folder.mkdir()
+    assert shutil.which("openssl"), "openssl (Debian package openssl) makes the test certificates"
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60, cwd=folder)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+            "-keyout", "ca.key", "-out", "ca.crt")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={BROKER}", "-keyout", "tls.key", "-out", "tls.csr")
+    (folder / "san.ext").write_text(f"subjectAltName=DNS:{BROKER},IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "san.ext", "-out", "tls.crt")
+
+
+# What bus/connection.py does for mqtts:// (paho's tls_set() with the default context),
+# in a process of its own whose only CA is the one SSL_CERT_FILE names.
+TLS_CLIENT = textwrap.dedent("""
+    import sys, threading
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    done = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="tls-probe")
+    client.tls_set()
+    client.username_pw_set("watcher", "w-pass")
+    client.on_connect = lambda c, u, f, reason, p: (print(reason), done.set())
+    client.connect("127.0.0.1", int(sys.argv[1]))
+    client.loop_start()
+    done.wait(10)
+    client.loop_stop()
+""")
+
+
+def test_tls_listener_with_the_ca_given_to_the_clients(helm: Helm, tmp_path: Path) -> None:
+    rendered = helm.template("shinealight", *AUTH, "broker.tls.enabled=true", "broker.tls.secretName=mqtt-tls")
+    env = {e["name"]: e.get("value") for e in pod_spec(rendered.one("DaemonSet"))["containers"][0]["env"]}
+    config = _prepare(rendered, tmp_path)
+    _certificates(tmp_path / "certs")
+    with run_config((config / "mosquitto.conf").read_text(), tmp_path, extra=ME) as running:
+        def connect(ca: Path) -> str:
+            result = subprocess.run([sys.executable, "-c", TLS_CLIENT, str(running.ports.mqtt)], check=False,
+                                    capture_output=True, text=True, timeout=30,
+                                    env={**os.environ, "SSL_CERT_FILE": str(ca)})
+            return result.stdout.strip() + result.stderr.strip()[-300:]
+
+        assert env["SSL_CERT_FILE"].endswith("/ca.crt") and env["MQTT_URL"].startswith("mqtts://")
+        assert connect(tmp_path / "certs" / "ca.crt") == "Success"
+        assert "CERTIFICATE_VERIFY_FAILED" in connect(tmp_path / "certs" / "tls.crt"), "another CA must not verify"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import kubernetes
 import pytest
+import urllib3
+from kubernetes.client.exceptions import ApiException
 
 from sim.apiserver import ApiServer
 from sim.kubeconfig import write_kubeconfig
@@ -48,3 +52,18 @@ def core(api_client: kubernetes.client.ApiClient) -> kubernetes.client.CoreV1Api
 @pytest.fixture
 def kubeconfig_path(server: ApiServer, tmp_path: Path) -> Path:
     return write_kubeconfig(tmp_path / "kubeconfig", server.url)
+
+
+def raw_watch(core: kubernetes.client.CoreV1Api, **query: Any) -> urllib3.HTTPResponse:
+    """A watch of all pods read raw (``_preload_content=False``): the HTTP response itself,
+    which is what the client returns then, whatever its type hints say."""
+    response = core.list_pod_for_all_namespaces(watch=True, _preload_content=False, **query)
+    assert isinstance(response, urllib3.HTTPResponse)
+    return response
+
+
+def status_body(error: ApiException) -> dict[str, Any]:
+    """The Kubernetes ``Status`` object an API error carries."""
+    assert error.body is not None, "the error has no body"
+    body: dict[str, Any] = json.loads(error.body)
+    return body

@@ -17,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from sim.apiserver import ApiServer
 from sim.pods import make_pod, set_ready
 from sim.podstore import PodStore
+from tests.sim.conftest import raw_watch, status_body
 
 SHOW = {"blinkt": "show", "app": "web"}
 
@@ -65,8 +66,9 @@ def test_list_returns_items_and_the_store_version(store: PodStore, core: CoreV1A
     version = seed(store)
     pods = core.list_pod_for_all_namespaces()
     assert names(pods) == ["db-1", "web-1", "web-2"]
-    assert pods.metadata.resource_version == str(version)
-    assert pods.items[0].status.conditions[1].type == "Ready"
+    assert pods.metadata is not None and pods.metadata.resource_version == str(version)
+    status = pods.items[0].status
+    assert status is not None and status.conditions is not None and status.conditions[1].type == "Ready"
 
 
 @pytest.mark.parametrize(
@@ -91,7 +93,7 @@ def test_namespaced_list_and_get(store: PodStore, core: CoreV1Api) -> None:
     seed(store)
     assert names(core.list_namespaced_pod("data")) == ["db-1"]
     pod = core.read_namespaced_pod("web-1", "default")
-    assert (pod.kind, pod.api_version, pod.spec.node_name) == ("Pod", "v1", "node-1")
+    assert pod.spec is not None and (pod.kind, pod.api_version, pod.spec.node_name) == ("Pod", "v1", "node-1")
 
 
 def test_list_items_carry_no_kind_as_real_lists(store: PodStore, server: ApiServer) -> None:
@@ -123,7 +125,7 @@ def test_client_raises_api_exception_for_a_bad_selector(core: CoreV1Api) -> None
     with pytest.raises(ApiException) as caught:
         core.list_pod_for_all_namespaces(field_selector="spec.color=red")
     assert caught.value.status == 400
-    assert "not a known field selector" in json.loads(caught.value.body)["message"]
+    assert "not a known field selector" in status_body(caught.value)["message"]
 
 
 def test_discovery_documents(core: CoreV1Api, api_client: kubernetes.client.ApiClient) -> None:
@@ -166,8 +168,8 @@ def test_watch_without_version_starts_with_synthetic_added(store: PodStore, core
 
 def test_raw_watch_reads_json_lines_from_the_chunked_body(store: PodStore, core: CoreV1Api) -> None:
     version = seed(store)
-    response = core.list_pod_for_all_namespaces(
-        watch=True, _preload_content=False, resource_version=str(version), field_selector="spec.nodeName=node-1"
+    response = raw_watch(core,
+        resource_version=str(version), field_selector="spec.nodeName=node-1"
     )
     assert response.headers["Transfer-Encoding"] == "chunked"
     events = raw_lines(response)
@@ -201,7 +203,7 @@ def test_expired_version_gives_http_200_then_a_410_error_event(store: PodStore, 
     old = seed(store)
     store.create(make_pod("web-3"))
     store.compact()
-    response = core.list_pod_for_all_namespaces(watch=True, _preload_content=False, resource_version=str(old))
+    response = raw_watch(core, resource_version=str(old))
     assert response.status == 200
     events = list(raw_lines(response))  # the server ends the stream after the error
     assert events == [
@@ -232,8 +234,8 @@ def test_watch_helper_raises_410_for_an_expired_version(store: PodStore, core: C
 
 def test_bookmarks_arrive_at_the_interval_with_the_current_version(store: PodStore, core: CoreV1Api) -> None:
     version = seed(store)
-    response = core.list_pod_for_all_namespaces(
-        watch=True, _preload_content=False, resource_version=str(version), allow_watch_bookmarks=True
+    response = raw_watch(core,
+        resource_version=str(version), allow_watch_bookmarks=True
     )
     events = raw_lines(response)
     started = time.monotonic()
@@ -256,8 +258,8 @@ def test_no_bookmarks_unless_asked_and_timeout_seconds_ends_the_stream(
 ) -> None:
     version = seed(store)
     started = time.monotonic()
-    response = core.list_pod_for_all_namespaces(
-        watch=True, _preload_content=False, resource_version=str(version), timeout_seconds=1
+    response = raw_watch(core,
+        resource_version=str(version), timeout_seconds=1
     )
     assert list(raw_lines(response)) == []  # ended cleanly, no event, no bookmark
     assert 0.9 <= time.monotonic() - started < 5
@@ -278,8 +280,8 @@ def test_send_initial_events_ends_with_an_annotated_bookmark(store: PodStore, se
 def test_request_log_records_watch_parameters(store: PodStore, core: CoreV1Api, server: ApiServer) -> None:
     version = seed(store)
     core.list_pod_for_all_namespaces(label_selector="blinkt=show")
-    response = core.list_pod_for_all_namespaces(
-        watch=True, _preload_content=False, resource_version=str(version), allow_watch_bookmarks=True, timeout_seconds=9
+    response = raw_watch(core,
+        resource_version=str(version), allow_watch_bookmarks=True, timeout_seconds=9
     )
     response.close()
     assert server.requests.count("list") == 1
@@ -298,7 +300,7 @@ def test_stop_ends_open_watches_promptly(store: PodStore) -> None:
     configuration = kubernetes.client.Configuration()
     configuration.host = server.url
     with kubernetes.client.ApiClient(configuration) as client:
-        response = CoreV1Api(client).list_pod_for_all_namespaces(watch=True, _preload_content=False)
+        response = raw_watch(CoreV1Api(client))
         events = raw_lines(response)
         later(0.1, server.stop)
         started = time.monotonic()

@@ -21,7 +21,7 @@ SELECTOR = "app=whoami,blinkt=show"
 
 def watch_until_rolled(core: CoreV1Api, since: str, live: dict[str, Any], seen: list[tuple[str, str, str]]) -> None:
     """Follow the watch, keeping ``live`` (name → pod) current, until only ready v2 pods are left."""
-    watch: Any = kubernetes.watch.Watch()  # type: ignore[no-untyped-call]
+    watch: Any = kubernetes.watch.Watch()
     stream = watch.stream(core.list_namespaced_pod, "default", label_selector=SELECTOR, resource_version=since,
                           timeout_seconds=30)  # fmt: skip
     for event in stream:
@@ -44,7 +44,7 @@ def test_the_official_client_watches_pods_come_and_go(tmp_path: Path) -> None:
     settle(cluster)
     with ApiServer(cluster.store, bookmark_interval=0.5) as server:
         config = write_kubeconfig(tmp_path / "kubeconfig", server.url)
-        client = kubernetes.config.new_client_from_config(config_file=str(config))  # type: ignore[no-untyped-call]
+        client = kubernetes.config.new_client_from_config(config_file=str(config))
         with client:
             core = CoreV1Api(client)
             listed: Any = core.list_namespaced_pod("default", label_selector=SELECTOR)

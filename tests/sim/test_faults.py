@@ -17,6 +17,7 @@ from sim.apiserver import ApiServer
 from sim.faults import Faults
 from sim.pods import make_pod
 from sim.podstore import PodStore
+from tests.sim.conftest import raw_watch, status_body
 
 
 @pytest.fixture
@@ -37,8 +38,8 @@ def test_failed_lists_raise_api_exception_with_a_status_body(
     with pytest.raises(ApiException) as caught:
         strict_core.list_pod_for_all_namespaces()
     assert caught.value.status == status
-    assert json.loads(caught.value.body)["reason"] == reason
-    assert caught.value.headers.get("Retry-After") == ("1" if status == 429 else None)
+    assert status_body(caught.value)["reason"] == reason
+    assert (caught.value.headers or {}).get("Retry-After") == ("1" if status == 429 else None)
     assert strict_core.list_pod_for_all_namespaces().items == []  # the fault is used up
 
 
@@ -53,9 +54,9 @@ def test_faults_hit_only_their_kind_and_count(strict_core: CoreV1Api, server: Ap
     strict_core.list_pod_for_all_namespaces()
     for _ in range(2):
         with pytest.raises(ApiException) as caught:
-            strict_core.list_pod_for_all_namespaces(watch=True, _preload_content=False)
+            raw_watch(strict_core)
         assert caught.value.status == 500
-    response = strict_core.list_pod_for_all_namespaces(watch=True, _preload_content=False, timeout_seconds=1)
+    response = raw_watch(strict_core, timeout_seconds=1)
     assert response.status == 200
     response.close()
 
@@ -87,8 +88,8 @@ def test_stalled_watch_trips_the_client_read_timeout(store: PodStore, core: Core
 
 
 def test_a_stalled_watch_holds_its_events_until_resumed(store: PodStore, core: CoreV1Api, server: ApiServer) -> None:
-    response = core.list_pod_for_all_namespaces(
-        watch=True, _preload_content=False, resource_version=str(store.resource_version), _request_timeout=(2, 10)
+    response = raw_watch(core,
+        resource_version=str(store.resource_version), _request_timeout=(2, 10)
     )
     assert server.wait_for_watches(1)
     assert server.stall_watches() == 1
@@ -154,5 +155,5 @@ def test_503_carries_retry_after_and_its_reason(strict_core: CoreV1Api, server: 
     server.faults.fail_next(1, status=503, retry_after=7)
     with pytest.raises(ApiException) as caught:
         strict_core.list_namespaced_pod("default")
-    assert caught.value.headers["Retry-After"] == "7"
-    assert json.loads(caught.value.body)["reason"] == "ServiceUnavailable"
+    assert (caught.value.headers or {})["Retry-After"] == "7"
+    assert status_body(caught.value)["reason"] == "ServiceUnavailable"

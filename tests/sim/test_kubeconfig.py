@@ -22,7 +22,7 @@ def test_load_kube_config_reaches_the_server(store: PodStore, kubeconfig_path: P
     kubernetes.config.load_kube_config(config_file=str(kubeconfig_path), client_configuration=configuration)
     with kubernetes.client.ApiClient(configuration) as client:
         pods = kubernetes.client.CoreV1Api(client).list_namespaced_pod("default")
-    assert [p.metadata.name for p in pods.items] == ["web-1"]
+    assert [p.metadata.name for p in pods.items if p.metadata] == ["web-1"]
     assert oct(kubeconfig_path.stat().st_mode & 0o777) == "0o600"
 
 

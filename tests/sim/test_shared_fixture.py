@@ -15,6 +15,6 @@ def test_apiserver_fixture_serves_an_empty_store(apiserver: ApiServer) -> None:
         core = kubernetes.client.CoreV1Api(client)
         assert core.list_pod_for_all_namespaces().items == []
         apiserver.store.create(make_pod("web-1"))
-        assert [p.metadata.name for p in core.list_pod_for_all_namespaces().items] == ["web-1"]
+        assert [p.metadata.name for p in core.list_pod_for_all_namespaces().items if p.metadata] == ["web-1"]
     assert apiserver.bookmark_interval == 0.2
     assert apiserver.requests.count("list") == 2

@@ -7,7 +7,7 @@ import kubernetes
 from sim.apiserver import ApiServer
 from watcher.kube import PodApi, Timeouts
 
-FAST = Timeouts(connect=2, list_read=5, watch_read=2, watchdog=3)
+FAST = Timeouts(connect=2, list_read=5)
 
 
 def pod_api(server: ApiServer, *, timeouts: Timeouts = FAST) -> PodApi:

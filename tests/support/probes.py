@@ -14,7 +14,7 @@ from tests.support.waiting import DEFAULT_TIMEOUT, Collector
 
 
 def _describe(message: mqtt.MQTTMessage) -> tuple[str, bytes]:
-    return message.topic, message.payload[:80]
+    return message.topic, bytes(message.payload[:80])
 
 
 class Probe:

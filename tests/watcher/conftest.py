@@ -33,7 +33,7 @@ def cluster() -> Iterator[ApiServer]:
         server.stop()
 
 
-def show_pod(name: str, *, node: str = "node-1", color: str | None = "ffff00", **kw: Any) -> dict[str, Any]:
+def show_pod(name: str, *, node: str | None = "node-1", color: str | None = "ffff00", **kw: Any) -> dict[str, Any]:
     labels = {"app": "whoami", "blinkt": "show"}
     if color is not None:
         labels["blinktColor"] = color
@@ -94,3 +94,11 @@ class WatcherProcess:
 
 def payloads(messages: list[Any], topic: str) -> list[dict[str, Any]]:
     return [json.loads(m.payload) for m in messages if m.topic == topic and m.payload]
+
+
+def metric(text: str, sample: str) -> float:
+    """The value of one sample (``name`` or ``name{labels}``) in Prometheus text."""
+    for line in text.splitlines():
+        if line.rsplit(" ", 1)[0] == sample:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {sample} in /metrics")

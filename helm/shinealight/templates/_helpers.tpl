@@ -72,7 +72,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- $p }}
 {{- end }}
 
-{{/* host:port of the bus: bus.host, else this release's broker Service. */}}
+{{/* The host of the bus: bus.host, else this release's broker Service. */}}
 {{- define "shinealight.busHost" -}}
 {{- if .Values.bus.host }}
 {{- .Values.bus.host }}
@@ -83,27 +83,134 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* True (non-empty) when the pods talk to this release's broker. */}}
+{{- define "shinealight.bundledBroker" -}}
+{{- if and .Values.broker.enabled (not .Values.bus.host) }}true{{ end }}
+{{- end }}
+
+{{- define "shinealight.busScheme" -}}
+{{- if .Values.bus.scheme }}
+{{- .Values.bus.scheme }}
+{{- else if and (include "shinealight.bundledBroker" .) .Values.broker.tls.enabled }}
+{{- "mqtts" }}
+{{- else }}
+{{- "mqtt" }}
+{{- end }}
+{{- end }}
+
+{{- define "shinealight.busPort" -}}
+{{- if .Values.bus.port }}
+{{- .Values.bus.port }}
+{{- else if include "shinealight.bundledBroker" . }}
+{{- .Values.broker.service.mqttPort }}
+{{- else }}
+{{- get (dict "mqtt" 1883 "mqtts" 8883 "ws" 80 "wss" 443) (include "shinealight.busScheme" .) }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the CA for mqtts/wss clients; empty: the image's system CAs. */}}
+{{- define "shinealight.caSecret" -}}
+{{- if .Values.bus.tls.caSecret }}
+{{- .Values.bus.tls.caSecret }}
+{{- else if and (include "shinealight.bundledBroker" .) .Values.broker.tls.enabled }}
+{{- required "broker.tls.enabled needs broker.tls.secretName (a kubernetes.io/tls Secret)" .Values.broker.tls.secretName }}
+{{- end }}
+{{- end }}
+
+{{/* Every MQTT user of the chart: watcher, agent, then the viewers (validated). */}}
+{{- define "shinealight.users" -}}
+{{- $users := list "watcher" "agent" }}
+{{- range .Values.auth.viewers }}
+{{- if or (not (regexMatch "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" .)) (has . (list "watcher" "agent" "node")) (has . $users) }}
+{{- fail (printf "auth.viewers: %q is not a usable viewer name (letters, digits, '.', '_', '-'; not watcher, agent, node; no duplicates)" .) }}
+{{- end }}
+{{- $users = append $users . }}
+{{- end }}
+{{- toJson $users }}
+{{- end }}
+
+{{- define "shinealight.passwordDir" -}}/etc/shinealight/mqtt{{- end }}
+{{- define "shinealight.caDir" -}}/etc/shinealight/mqtt-ca{{- end }}
+
 {{/*
-The environment that tells a client where the bus is: MQTT_URL (read by every part when
---broker is not given). With auth, the password comes from the Secret key named after
-the user and is spliced in by Kubernetes' $(VAR) expansion, so it never appears in the
-pod spec or on a command line. Call with (dict "ctx" $ "user" "watcher").
+The environment that tells a client where the bus is and who it is: MQTT_URL (never with
+a password), MQTT_USERNAME and MQTT_PASSWORD_FILE (the user's Secret key, mounted by
+shinealight.busVolumes), SSL_CERT_FILE for a private CA. Call with
+(dict "ctx" $ "user" "watcher").
 */}}
 {{- define "shinealight.busEnv" -}}
 {{- $ctx := .ctx }}
-{{- $hostPort := printf "%s:%v" (include "shinealight.busHost" $ctx) $ctx.Values.bus.port }}
+- name: MQTT_URL
+  value: {{ printf "%s://%s:%v" (include "shinealight.busScheme" $ctx) (include "shinealight.busHost" $ctx) (include "shinealight.busPort" $ctx) | quote }}
 {{- if $ctx.Values.auth.enabled }}
-- name: MQTT_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "shinealight.authSecretName" $ctx }}
-      key: {{ .user }}
-- name: MQTT_URL
-  value: {{ printf "%s://%s:$(MQTT_PASSWORD)@%s" $ctx.Values.bus.scheme .user $hostPort | quote }}
-{{- else }}
-- name: MQTT_URL
-  value: {{ printf "%s://%s" $ctx.Values.bus.scheme $hostPort | quote }}
+- name: MQTT_USERNAME
+  value: {{ .user | quote }}
+- name: MQTT_PASSWORD_FILE
+  value: {{ printf "%s/password" (include "shinealight.passwordDir" $ctx) | quote }}
 {{- end }}
+{{- if include "shinealight.caSecret" $ctx }}
+- name: SSL_CERT_FILE
+  value: {{ printf "%s/%s" (include "shinealight.caDir" $ctx) $ctx.Values.bus.tls.caKey | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The volumes behind shinealight.busEnv; call with (dict "ctx" $ "user" "agent"). */}}
+{{- define "shinealight.busVolumes" -}}
+{{- $ctx := .ctx }}
+{{- if $ctx.Values.auth.enabled }}
+- name: mqtt-password
+  secret:
+    secretName: {{ include "shinealight.authSecretName" $ctx }}
+    defaultMode: 0440
+    items:
+      - key: {{ .user }}
+        path: password
+{{- end }}
+{{- with include "shinealight.caSecret" $ctx }}
+- name: mqtt-ca
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0444
+    items:
+      - key: {{ $ctx.Values.bus.tls.caKey }}
+        path: {{ $ctx.Values.bus.tls.caKey }}
+{{- end }}
+{{- end }}
+
+{{- define "shinealight.busVolumeMounts" -}}
+{{- if .Values.auth.enabled }}
+- name: mqtt-password
+  mountPath: {{ include "shinealight.passwordDir" . }}
+  readOnly: true
+{{- end }}
+{{- if include "shinealight.caSecret" . }}
+- name: mqtt-ca
+  mountPath: {{ include "shinealight.caDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The health port and the probes on it; call with the port number. */}}
+{{- define "shinealight.healthProbes" -}}
+ports:
+  - name: http
+    containerPort: {{ . }}
+    protocol: TCP
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  initialDelaySeconds: 10
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: http
+  periodSeconds: 5
+  timeoutSeconds: 3
+  failureThreshold: 2
 {{- end }}
 
 {{/* Arguments shared by watcher and agent. */}}
@@ -133,7 +240,15 @@ annotations:
 {{- end }}
 {{- end }}
 
-{{/* The non-privileged container security context. */}}
+{{/* The pod security context of the image's pods: non-root uid 10001 (the Dockerfile's user). */}}
+{{- define "shinealight.imagePodSecurity" -}}
+{{- toYaml .Values.podSecurityContext }}
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+{{- end }}
+
+{{/* The non-privileged container security context (Pod Security `restricted`). */}}
 {{- define "shinealight.restrictedContainer" -}}
 allowPrivilegeEscalation: false
 readOnlyRootFilesystem: true

@@ -313,11 +313,11 @@ def test_an_installed_whoami_is_read_and_scale_upgrades_it(fake_tools: FakeTools
     ]
     out = io.StringIO()
     controls = RunnerControls(ClusterExecutor(dry_run=True, out=out), state=state)
-    assert controls.scale(4)["strategy"] == "scale"
+    assert controls.scale(4).strategy == "scale"
     assert controls.runner.wait(WAIT_S)
     assert out.getvalue().splitlines()[0] == "helm upgrade whoami --reuse-values --set replicaCount=4 ./whoami/ --wait"
     assert "install" not in out.getvalue()
-    assert controls.describe()["releases"][0]["replicas"] == 4
+    assert controls.describe().releases[0].replicas == 4
 
 
 def test_missing_helm_is_tool_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,17 @@ import pytest
 
 from console.executors import ClusterRefused, StepTimeout
 from console.executors.simulated import SimulatedExecutor, pod_labels, rollout_line
-from console.plans import Delete, EnsureRoute, Install, Pause, Scale, SetWeights, Step, Upgrade, Values, WaitReady
+from console.plans import (
+    ClusterStep,
+    Delete,
+    EnsureRoute,
+    Install,
+    Scale,
+    SetWeights,
+    Upgrade,
+    Values,
+    WaitReady,
+)
 from console.strategies import build_plan
 from sim.clock import RealClock
 from sim.cluster import Cluster
@@ -20,7 +30,7 @@ from tests.console.runs import V1, V2, WAIT_S, make_runner
 V1_VALUES = Values("ffff00", "1.0.0", "rolling", 2)
 
 
-def run(executor: SimulatedExecutor, *steps: Step) -> list[str]:
+def run(executor: SimulatedExecutor, *steps: ClusterStep) -> list[str]:
     lines: list[str] = []
     for step in steps:
         executor.execute(step, log=lines.append, cancel=threading.Event())
@@ -93,12 +103,11 @@ def test_the_wait_logs_progress_like_kubectl_rollout_status(executor: SimulatedE
             ClusterRefused,
             'route "whoami" not found',
         ),  # a patch needs the route: only EnsureRoute creates it
-        ((Pause(3),), ClusterRefused, "pauses are the runner's"),
         ((Install("whoami", V1_VALUES), WaitReady("whoami", timeout_s=0.5)), StepTimeout, "not ready after 0.5 s"),
     ],
 )
 def test_refusals_and_timeouts_are_executor_errors(
-    executor: SimulatedExecutor, steps: tuple[Step, ...], error: type[Exception], message: str
+    executor: SimulatedExecutor, steps: tuple[ClusterStep, ...], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
         run(executor, *steps)
