@@ -1,6 +1,6 @@
 """Failover and recovery times of the bus: a broker dies, how long until the lights follow again?
 
-    python -m bench.failover            # all scenarios, ~3 minutes
+    python -m bench.failover            # all scenarios, ~2 minutes
     python -m bench.failover --quick    # one repetition each
 
 The pipeline is ``bench.harness.Bench``'s (API stand-in → ``python -m watcher`` per node →
@@ -14,9 +14,9 @@ shows a colour asked for *after* the fault is exactly when events flow again.
 - ``nats-watchers-server`` / ``nats-agents-server``: a 3-server NATS cluster, watchers
   on the first server and the agent on the second; SIGKILL the watchers' server, then
   (after it is back) the agent's.
-- ``mosquitto-outage-5s`` / ``-20s``: one Mosquitto, killed, started again after 5 or
-  20 s on the same port. Recovery lag = broker back → first frame of a change made
-  after it is back (issue 6: 10.4 s after a 19 s outage before the new backoff).
+
+One broker down and back (5, 20, 60 s): ``python -m bench.recovery --only
+broker5,broker20,broker60``.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.harness import Bench
-from broker.launching import RunningBroker, start_mosquitto
+from broker.launching import start_mosquitto
 from broker.nats_cluster import NatsCluster, start_nats_cluster
 
 NODE = "node-1"
@@ -132,24 +131,6 @@ def _serving(bench: Bench, cluster: NatsCluster) -> int:
     return next(i for i, server in enumerate(cluster.servers) if server.mqtt_port == port)
 
 
-def outage(seconds: float, rounds: int) -> list[float]:
-    broker: RunningBroker = start_mosquitto(persistence=False)
-    bench, changer = _running_bench((broker.url,), rotate=False)
-    lags = []
-    try:
-        for _ in range(rounds):
-            broker.kill()
-            time.sleep(seconds)
-            broker = start_mosquitto(port=broker.port, persistence=False)
-            lags.append(changer.first_shown_after(time.monotonic()))
-            time.sleep(1.0)
-    finally:
-        changer.stop()
-        bench.close()
-        broker.stop()
-    return lags
-
-
 def summary(values: list[float]) -> dict[str, float]:
     return {"runs": len(values), "median_s": statistics.median(values), "max_s": max(values), "min_s": min(values)}
 
@@ -160,12 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = parser.parse_args(argv)
     rounds = 1 if args.quick else 4
-    scenarios: dict[str, Callable[[], list[float]]] = {
-        "mosquitto-pair": lambda: mosquitto_pair(rounds),
-        "mosquitto-outage-5s": lambda: outage(5, max(1, rounds // 2)),
-        "mosquitto-outage-20s": lambda: outage(20, 1),
-    }
-    results = {name: summary(run()) for name, run in scenarios.items()}
+    results = {"mosquitto-pair": summary(mosquitto_pair(rounds))}
     results |= {name: summary(values) for name, values in nats_cluster(max(1, rounds // 2)).items()}
     if args.json:
         print(json.dumps(results, indent=2))

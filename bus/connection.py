@@ -148,6 +148,7 @@ class BusConnection:
         self._outage_started: float | None = None
         self._outage_logged: set[int] = set()
         self._outage_summary_at = 0.0
+        self._outage_attempts = 0
         self.failure: str | None = None
         self.connects = 0
         self.attempts = 0
@@ -311,7 +312,7 @@ class BusConnection:
         else:
             upcoming = self.brokers.urls[self._rotation.upcoming].redacted()
             log.warning("%s: lost %s: %s; reconnecting to %s", self.client_id, url, reason, upcoming)
-            self._outage_started = self._outage_summary_at = time.monotonic()
+            self._start_outage(time.monotonic())
 
     def _handle_connect_fail(self, _c: mqtt.Client, _u: object) -> None:
         if not self._stopping and self.failure is None:
@@ -334,8 +335,7 @@ class BusConnection:
             return
         self._attempt_reported = True
         now = time.monotonic()
-        if self._outage_started is None:
-            self._outage_started = self._outage_summary_at = now
+        started = self._outage_started if self._outage_started is not None else self._start_outage(now)
         index = self._rotation.index
         upcoming = self.brokers.urls[self._rotation.upcoming].redacted()
         if index not in self._outage_logged:
@@ -345,8 +345,13 @@ class BusConnection:
         elif now - self._outage_summary_at >= STILL_DOWN_LOG_SECONDS:
             self._outage_summary_at = now
             log.warning("%s: still no broker of %s answers after %.0f s (%d attempts); last: %s %s",
-                        self.client_id, self.brokers.redacted(), now - self._outage_started, self.attempts,
-                        self._current.redacted(), what)
+                        self.client_id, self.brokers.redacted(), now - started,
+                        self.attempts - self._outage_attempts, self._current.redacted(), what)
+
+    def _start_outage(self, now: float) -> float:
+        self._outage_started = self._outage_summary_at = now
+        self._outage_attempts = self.attempts
+        return now
 
     def _end_outage(self) -> None:
         if self._outage_started is not None and self._outage_logged:
