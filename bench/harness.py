@@ -100,7 +100,12 @@ class Bench:
         if self.urls is None:
             self.broker = start_engine(self.engine)
             self.urls = self.broker.urls
-        self.api = ApiProcess(self.nodes, self.pods_per_node, bookmark_interval=self.bookmark_interval)
+        try:
+            self.api = ApiProcess(self.nodes, self.pods_per_node, bookmark_interval=self.bookmark_interval)
+        except BaseException:  # no orphaned broker (a NATS cluster is three processes)
+            if self.broker is not None:
+                self.broker.stop()
+            raise
 
     @property
     def publishers(self) -> str:

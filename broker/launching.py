@@ -75,6 +75,14 @@ class RunningBroker:
         self.process.wait()
 
 
+def private_workdir(workdir: Path | None, kind: str) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    """``workdir``, or a fresh temporary one (returned too: the caller cleans it up)."""
+    if workdir is not None:
+        return workdir, None
+    tmp = tempfile.TemporaryDirectory(prefix=f"shinealight-{kind}-")
+    return Path(tmp.name), tmp
+
+
 def stop_process(process: subprocess.Popen[bytes], *, timeout: float) -> None:
     """SIGTERM a process we started, and SIGKILL it if it lingers past ``timeout``."""
     if process.poll() is None:
@@ -156,10 +164,7 @@ def start_mosquitto(
     exe = binary or find_mosquitto()
     if exe is None:
         raise BrokerStartError("no mosquitto binary found (apt-get install mosquitto)")
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="shinealight-mosquitto-")
-        workdir = Path(tmp.name)
+    workdir, tmp = private_workdir(workdir, "mosquitto")
     port = port or free_port()
     password_file = _write_password_file(workdir / "passwords", users) if users else None
     conf = workdir / "mosquitto.conf"

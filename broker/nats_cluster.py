@@ -31,7 +31,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker.launching import BrokerStartError, free_port, stop_process, wait_for_port
+from broker.launching import BrokerStartError, free_port, private_workdir, stop_process, wait_for_port
 
 DEFAULT_SIZE = 3
 READY_TIMEOUT_SECONDS = 60.0
@@ -162,10 +162,7 @@ def start_nats_cluster(size: int = DEFAULT_SIZE, *, workdir: Path | None = None,
     exe = binary or find_nats_server()
     if exe is None:
         raise BrokerStartError("no nats-server binary found (apt-get install nats-server)")
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="shinealight-nats-")
-        workdir = Path(tmp.name)
+    workdir, tmp = private_workdir(workdir, "nats")
     servers = [NatsServer(f"s{i + 1}", free_port(), free_port(), free_port(), workdir / f"s{i + 1}")
                for i in range(size)]
     cluster = NatsCluster(servers, exe, workdir, _tmp=tmp)

@@ -2,9 +2,11 @@
 
 Every long-running part (watcher, LED agent, WLED bridge, console, simulated cluster,
 demo) is a *service* with ``start()`` and ``stop()``. :func:`run_until_stopped` starts
-it, waits until SIGINT or SIGTERM (or ``duration``), and stops it. A signal only sets
-an event; stopping happens in the main thread, in order, never inside a handler, so a
-service can publish its ``offline`` status and close its device on the way out.
+it, waits until SIGINT or SIGTERM (or ``duration``, or until a watched connection gives
+up for good — another client took its id: exit status :data:`EXIT_TAKEN_OVER`), and
+stops it. A signal only sets an event; stopping happens in the main thread, in order,
+never inside a handler, so a service can publish its ``offline`` status and close its
+device on the way out.
 
 Options every entry point spells the same way:
 
