@@ -5,7 +5,8 @@
 // did before the canvas.
 //
 // Each light carries data-node, data-key, data-color, data-state (pending, ready,
-// unready, terminating, or removed for a ghost).
+// unready, terminating, or removed for a ghost); a node with pods beyond the console's
+// cap says "+N more" in its header (data-hidden).
 "use strict";
 
 import { BLINK_MS, FLASH_MS, PULSE_MS, stale, staleText } from "./lights.js";
@@ -41,7 +42,8 @@ export class DomWall {
         el = document.createElement("div");
         el.className = "node";
         el.dataset.node = name;
-        el.innerHTML = '<h3><span class="name"></span><span class="status"></span></h3><div class="lights"></div>';
+        el.innerHTML = '<h3><span class="name"></span><span class="more"></span><span class="status"></span></h3>' +
+          '<div class="lights"></div>';
         el.querySelector(".name").textContent = name;
         this.elements.set(name, el);
       }
@@ -71,6 +73,8 @@ export class DomWall {
       if (box.children[i] !== span) box.insertBefore(span, box.children[i] || null);
     });
     el.dataset.status = node.status || "unknown";
+    el.dataset.hidden = String(node.hidden);
+    el.querySelector(".more").textContent = node.hidden ? `+${node.hidden} more` : "";
     el.dataset.stale = stale(node.status);
     el.querySelector(".status").textContent = stale(node.status) ? staleText(node.status) : (node.status || "");
     node.dirty = false;

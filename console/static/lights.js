@@ -3,7 +3,8 @@
 // It mirrors led_agent.rendering.Scene: each node has slots, either live (the k-th live
 // slot shows the k-th pod of the node's ordered list) or a ghost (a removed pod flashing
 // red where it stood). An update names removed pods by their slot in the list the server
-// sent last; those slots become ghosts for FLASH_MS, then the gap closes.
+// sent last; those slots become ghosts for FLASH_MS, then the gap closes. ``hidden`` counts
+// the pods beyond the console's cap (--max-pods), which the renderers show as "+N more".
 //
 // How a light looks is a function of its state and the time (look()), with the LED
 // agents' semantics: ready = full colour, pending = dim, unready = breathing (8 steps in
@@ -72,6 +73,7 @@ export class WallModel {
     }
     node.pods = update.pods;
     node.status = update.status;
+    node.hidden = update.hidden || 0;
     fit(node);
     node.dirty = true;
   }
@@ -79,7 +81,7 @@ export class WallModel {
   node(name) {
     let node = this.nodes.get(name);
     if (node) return node;
-    node = { name, status: null, pods: [], slots: [], dirty: true };
+    node = { name, status: null, hidden: 0, pods: [], slots: [], dirty: true };
     this.nodes.set(name, node);
     const at = this.order.findIndex((other) => natural(other, name) > 0);
     this.order.splice(at < 0 ? this.order.length : at, 0, name);
@@ -116,7 +118,8 @@ export class WallModel {
   state() {
     const out = {};
     this.nodes.forEach((node, name) => {
-      out[name] = { status: node.status, pods: node.pods.map((p) => ({ key: p.key, color: p.color, state: p.state })) };
+      out[name] = { status: node.status, hidden: node.hidden,
+        pods: node.pods.map((p) => ({ key: p.key, color: p.color, state: p.state })) };
     });
     return out;
   }

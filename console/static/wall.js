@@ -18,7 +18,8 @@
 //   does not make the wall jump.
 //
 // Stale nodes (watcher offline or degraded) are drawn dimmed with a dashed border and
-// their status across the panel.
+// their status across the panel; a node with pods beyond the console's cap says "+N more"
+// beside its name.
 //
 // Test hooks: lights() lists what is drawn (node, key, pod, colour, state, centre and
 // diameter in CSS pixels, from the wall's corner (x, y) and from its panel's (px, py),
@@ -34,7 +35,8 @@ const HEADROOM = 1.2; // room for a surge when the fullest node outgrows its pan
 const SHRINK_BELOW = 0.8; // of the room, for SHRINK_AFTER_MS, before the lights grow again
 const STALE_ALPHA = 0.35;
 const FONT = 'system-ui, -apple-system, "Segoe UI", sans-serif';
-const INK = { panel: "#1b1e26", socket: "#0a0c10", name: "#e6e6e6", staleName: "#9aa0ad", bad: "#ff5a5a", warn: "#ffb347" };
+const INK = { panel: "#1b1e26", socket: "#0a0c10", name: "#e6e6e6", staleName: "#9aa0ad", more: "#8a8f9c", bad: "#ff5a5a",
+              warn: "#ffb347" };
 
 export class CanvasWall {
   constructor(container, model, { style = PAGE_STYLE } = {}) {
@@ -147,7 +149,7 @@ export class CanvasWall {
     const L = this.layout;
     const ctx = panel.ctx;
     ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    const whole = panel.status !== node.status;
+    const whole = panel.status !== node.status || panel.hidden !== node.hidden;
     if (whole) this.paintPanel(node, panel);
     const lights = this.model.lights(node, now);
     const dim = stale(node.status) ? STALE_ALPHA : 1;
@@ -193,10 +195,19 @@ export class CanvasWall {
     ctx.fillStyle = isStale ? INK.staleName : INK.name;
     ctx.font = `600 ${L.font}px ${FONT}`;
     ctx.textBaseline = "middle";
-    ctx.fillText(node.name, L.pad, L.pad + L.label / 2, w - 2 * L.pad);
+    const more = node.hidden ? `+${node.hidden} more` : "";
+    const moreWidth = more ? Math.min(ctx.measureText(more).width, (w - 2 * L.pad) / 2) : 0;
+    ctx.fillText(node.name, L.pad, L.pad + L.label / 2, w - 2 * L.pad - moreWidth - (more ? L.pad : 0));
+    if (more) {
+      ctx.fillStyle = INK.more;
+      ctx.textAlign = "end";
+      ctx.fillText(more, w - L.pad, L.pad + L.label / 2, moreWidth);
+      ctx.textAlign = "start";
+    }
     for (let slot = 0; slot < L.capacity; slot++) this.paintSlot(ctx, slot, null, 1);
     panel.drawn = [];
     panel.status = node.status;
+    panel.hidden = node.hidden;
   }
 
   /** One light's square: the panel's colour, the socket, and the light if it is on. */

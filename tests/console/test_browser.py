@@ -291,9 +291,10 @@ def stale_nodes_are_dimmed_and_named(console: ConsolePage, publisher: BusConnect
     page.wait_for_function("window.wallState()['node-1'].status === 'offline'")
     # degraded: a status the watchers' helper adds to the bus; shown here as it would arrive
     page.evaluate("""() => { const n = window.wallState()['node-2'];
-        window.wallTake({type: 'nodes', nodes: [{node: 'node-2', status: 'degraded', removed: [],
+        window.wallTake({type: 'nodes', nodes: [{node: 'node-2', status: 'degraded', removed: [], hidden: 5,
             pods: n.pods.map((p) => ({...p, pod: p.key}))}]}); }""")
     time.sleep(0.3)
+    assert page.evaluate("window.wallState()['node-2'].hidden") == 5  # drawn as "+5 more" beside its name
     for light in console.lights():
         seen = console.pixel(light)
         if light["node"] in ("node-1", "node-2"):

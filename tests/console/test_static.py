@@ -6,6 +6,7 @@ with many inputs; the browser tests check what the canvases then draw.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,9 +56,10 @@ def blank(console_app: ConsoleApp, browser: Browser) -> Iterator[Page]:
     page.close()
 
 
+AREAS = ((420, 480), (1000, 700), (1920, 1080), (600, 1600))
 CASES = [(count, capacity, width, height, wall)
          for count in (1, 2, 3, 7, 12, 30, 100, 250) for capacity in (1, 4, 8, 30, 37)
-         for width, height in ((420, 480), (1000, 700), (1920, 1080), (600, 1600)) for wall in (False, True)]  # fmt: skip
+         for width, height in AREAS for wall in (False, True)]  # fmt: skip
 
 
 def test_the_layout_fits_every_light_inside_the_area_without_overlap(blank: Page) -> None:
@@ -70,7 +72,7 @@ def test_the_layout_fits_every_light_inside_the_area_without_overlap(blank: Page
         for box in boxes:
             assert box["x"] >= -1e-6 and box["y"] >= -1e-6, where
             assert box["x"] + box["w"] <= width + 1e-6 and box["y"] + box["h"] <= height + 1e-6, where
-        for a, b in zip(boxes, boxes[1:], strict=False):
+        for a, b in itertools.pairwise(boxes):
             assert a["x"] + a["w"] <= b["x"] + 1e-6 or a["y"] + a["h"] <= b["y"] + 1e-6, where  # no overlap
         radius = layout["pitch"] / 2
         box = boxes[-1]
