@@ -192,18 +192,19 @@ export class CanvasWall {
       ctx.stroke();
       ctx.restore();
     }
-    ctx.fillStyle = isStale ? INK.staleName : INK.name;
-    ctx.font = `600 ${L.font}px ${FONT}`;
     ctx.textBaseline = "middle";
     const more = node.hidden ? `+${node.hidden} more` : "";
+    ctx.font = `500 ${L.font * 0.6}px ${FONT}`;
     const moreWidth = more ? Math.min(ctx.measureText(more).width, (w - 2 * L.pad) / 2) : 0;
-    ctx.fillText(node.name, L.pad, L.pad + L.label / 2, w - 2 * L.pad - moreWidth - (more ? L.pad : 0));
     if (more) {
       ctx.fillStyle = INK.more;
       ctx.textAlign = "end";
       ctx.fillText(more, w - L.pad, L.pad + L.label / 2, moreWidth);
       ctx.textAlign = "start";
     }
+    ctx.fillStyle = isStale ? INK.staleName : INK.name;
+    ctx.font = `600 ${L.font}px ${FONT}`;
+    ctx.fillText(node.name, L.pad, L.pad + L.label / 2, w - 2 * L.pad - moreWidth - (more ? L.pad : 0));
     for (let slot = 0; slot < L.capacity; slot++) this.paintSlot(ctx, slot, null, 1);
     panel.drawn = [];
     panel.status = node.status;

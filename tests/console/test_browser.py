@@ -288,13 +288,14 @@ def test_the_wall_mode_fits_any_number_of_nodes(
 def stale_nodes_are_dimmed_and_named(console: ConsolePage, publisher: BusConnection, app: ConsoleApp) -> None:
     page = console.page
     publisher.publish(app.topics.status("node-1"), b"offline", retain=True)
+    publisher.publish(app.topics.status("node-2"), b"degraded", retain=True)  # on the broker, blind to the API
     page.wait_for_function("window.wallState()['node-1'].status === 'offline'")
-    # degraded: a status the watchers' helper adds to the bus; shown here as it would arrive
-    page.evaluate("""() => { const n = window.wallState()['node-2'];
-        window.wallTake({type: 'nodes', nodes: [{node: 'node-2', status: 'degraded', removed: [], hidden: 5,
+    page.wait_for_function("window.wallState()['node-2'].status === 'degraded'")
+    page.evaluate("""() => { const n = window.wallState()['node-3'];  // pods beyond the console's cap
+        window.wallTake({type: 'nodes', nodes: [{node: 'node-3', status: n.status, removed: [], hidden: 5,
             pods: n.pods.map((p) => ({...p, pod: p.key}))}]}); }""")
     time.sleep(0.3)
-    assert page.evaluate("window.wallState()['node-2'].hidden") == 5  # drawn as "+5 more" beside its name
+    assert page.evaluate("window.wallState()['node-3'].hidden") == 5  # drawn as "+5 more" beside its name
     for light in console.lights():
         seen = console.pixel(light)
         if light["node"] in ("node-1", "node-2"):
