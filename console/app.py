@@ -25,7 +25,8 @@ Endpoints:
 - ``GET /api/state`` the same first message as JSON (for scripts and curl).
 - ``POST /api/scale {"replicas": n}``, ``POST /api/strategy {"name", "version",
   "color"}``, ``POST /api/promote``, ``POST /api/abort``, ``POST /api/traffic {"rate"}``,
-  ``POST /api/kill {}`` (a random pod the wall shows; or ``{"pod", "namespace"}``):
+  ``POST /api/kill {}`` (a random pod of the demo app the wall shows; or ``{"pod",
+  "namespace"}``):
   ``202`` with what was started; ``400`` with ``{"error": ...}`` for bad input (nothing is
   changed); ``409`` while a plan runs (or when there is nothing to promote, abort or
   kill); ``502`` when the executor could not delete the pod. Errors are mapped to
@@ -74,7 +75,7 @@ from console.messages import (
     TrafficMessage,
     encode,
 )
-from console.timeline import SAMPLE_SECONDS, Timeline, mark_of
+from console.timeline import SAMPLE_SECONDS, Timeline, mark_of, release_of
 from console.traffic import DEFAULT_RATE, LoadGenerator, TrafficRates, TrafficSource
 from console.versions import Palette, split
 from console.wall import NoVictim, Wall, choose_victim
@@ -156,8 +157,14 @@ class Console:
             time.monotonic(), entries=entries, releases=releases, rows=rows, failed=failed, palette=self.palette))
 
     def kill(self, *, pod: str | None = None, namespace: str | None = None) -> KilledReply:
-        """Kill the pod asked for, or a random one the wall shows; NoVictim if there is none."""
-        node, entry = choose_victim(self.wall.pods(), self.rng, pod=pod, namespace=namespace)
+        """Kill the pod asked for, or a random one the wall shows; NoVictim if there is none.
+
+        Only the demo app's pods (named by one of its releases' Deployments): on a real
+        cluster the wall may show other pods labelled to be shown, and they are not ours.
+        """
+        names = [release.name for release in self.controls.state.releases]
+        ours = [(node, entry) for node, entry in self.wall.pods() if release_of(entry.pod, names) is not None]
+        node, entry = choose_victim(ours, self.rng, pod=pod, namespace=namespace)
         self.controls.kill(entry.pod, namespace=entry.namespace)
         self.timeline.mark(f"kill {entry.pod}")
         return KilledReply(pod=entry.pod, namespace=entry.namespace, node=node)

@@ -166,14 +166,14 @@ def choose_victim(
     if pod is not None:
         named = [(n, e) for n, e in pods if e.pod == pod and (namespace is None or e.namespace == namespace)]
         if not named:
-            raise NoVictim(f"pod {pod} is not on the wall")
+            raise NoVictim(f"pod {pod} is not on the wall (as a pod of the demo app)")
         if named[0][1].state is PodState.TERMINATING:
             raise NoVictim(f"pod {pod} is terminating already")
         return named[0]
     alive = [(n, e) for n, e in pods if e.state is not PodState.TERMINATING]
     ready = [(n, e) for n, e in alive if e.state in (None, PodState.READY)]
     if not alive:
-        raise NoVictim("no pod to kill: the wall shows none that is not terminating already")
+        raise NoVictim("no pod to kill: the wall shows none of the demo app's that is not terminating already")
     return rng.choice(ready or alive)
 
 

@@ -217,11 +217,14 @@ def test_kill_a_pod_takes_one_the_wall_shows_and_the_cluster_deletes_it(
     publisher = BusConnection(parse_broker_url(mosquitto.url), client_id="test-publisher-kill")
     publisher.start(wait=5)
     try:  # the wall shows what a watcher would publish for these pods
-        pods = tuple(PodEntry(pod=n, uid=n, namespace="default", color="ffff00", state=PodState.READY) for n in names)
+        shown = [*names, "db-0"]  # db-0: shown on the wall, but not the demo app's
+        pods = tuple(PodEntry(pod=n, uid=n, namespace="default", color="ffff00", state=PodState.READY) for n in shown)
         publisher.publish(console_app.topics.state("node-1"), NodeSnapshot(node="node-1", seq=1, pods=pods)
                           .to_payload(), retain=True)  # fmt: skip
         wait_until(lambda: len(client.get("/api/state").json()["nodes"]) == 1, what="the wall shows node-1")
         assert client.post("/api/kill", json={"pod": "someone-else"}).status_code == 409
+        foreign = client.post("/api/kill", json={"pod": "db-0"})
+        assert foreign.status_code == 409 and "demo app" in foreign.json()["error"]
         killed = client.post("/api/kill", json={})
         assert killed.status_code == 202
         victim = killed.json()
