@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.urls import Brokers
-from console.app import Console
+from console.service import Console
 from console.controlling import RunnerControls
 from console.executors.simulated import SimulatedExecutor
 from led_agent.agent import Agent
