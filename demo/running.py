@@ -12,6 +12,12 @@ Starts, in this order, and stops in reverse on Ctrl-C (or ``--duration``):
 5. unless ``--headless``: an LED agent following every node, drawn in this terminal;
 6. with ``--scenario tour``: the guided tour (``demo/tour.py``).
 
+Unless ``--headless``, the terminal view (``led_agent/backends/terminal.py``) opens
+first, so every line the demo says from the broker's on is shown above the LEDs (and
+printed again on the shell's screen when the view closes), and the plan the console
+runs (a button, or the tour) is shown as it goes: the runner's messages, folded by
+``demo/progress.py``. On a pipe the view prints plain lines instead.
+
 ``--replay CAPTURE`` is the lighter demo of the bus alone: the broker, a looped replay
 of a captured stream, and the terminal agent.
 """
@@ -37,11 +43,14 @@ from bus.urls import BrokerUrl, parse_broker_url
 from console.app import create_app
 from console.controlling import RunnerControls
 from console.executors.simulated import SimulatedExecutor
+from console.messages import RunMessage
 from console.serving import ServeError, serve_in_thread
 from console.traffic import SimulatedTraffic
+from demo.progress import advance
 from demo.tour import run_tour
 from led_agent.agent import Agent, AgentConfig
 from led_agent.backends.terminal import TerminalDevice
+from led_agent.backends.terminal_layout import Progress
 from sim.apiserver import ApiServer
 from sim.clock import RealClock
 from sim.cluster import Cluster
@@ -81,10 +90,12 @@ class Demo:
     stop: threading.Event = field(default_factory=threading.Event)
     console_url: str = ""
     say: Callable[[str], None] = field(default=lambda line: print(line, flush=True))  # prompt when piped
+    view: TerminalDevice | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def run(self) -> int:
         with self._stack:
+            self._view()
             url = self._broker()
             topics = Topics(self.options.topic_prefix)
             if self.options.replay is not None:
@@ -92,6 +103,7 @@ class Demo:
             cluster = self._cluster()
             self._watchers(cluster, url, topics)
             controls = RunnerControls(SimulatedExecutor(cluster))
+            self._follow_plans(controls)
             self._console(cluster, controls, url)
             self._terminal(cluster.nodes, url, topics)
             if self.options.scenario == "tour":
@@ -100,6 +112,26 @@ class Demo:
         return 0
 
     # -- parts ---------------------------------------------------------------------------
+
+    def _view(self) -> None:
+        """The terminal view, before anything else: it closes last, and shows every line said."""
+        if self.options.headless:
+            return
+        self.view = TerminalDevice((), stream=sys.stdout, leds=self.options.leds)
+        self._stack.callback(self.view.close)
+        self.say = self.view.print_above
+
+    def _follow_plans(self, controls: RunnerControls) -> None:
+        view = self.view
+        if view is None:
+            return
+        shown: list[Progress | None] = [None]  # only the runner's thread writes it
+
+        def on_message(message: RunMessage) -> None:
+            shown[0] = advance(shown[0], message)
+            view.set_progress(shown[0])
+
+        controls.on_event(on_message)
 
     def _broker(self) -> BrokerUrl:
         if self.options.broker:
@@ -146,14 +178,12 @@ class Demo:
         self.say(f"console: {handle.url}")
 
     def _terminal(self, nodes: tuple[str, ...], url: BrokerUrl, topics: Topics) -> None:
-        if self.options.headless:
+        if self.view is None:
             return
-        device = TerminalDevice(nodes, stream=sys.stdout)
         config = AgentConfig(broker=url, nodes=nodes, agent_id="demo-terminal", leds=self.options.leds, topics=topics)
-        agent = Agent(config, device)
+        agent = Agent(config, self.view)
         agent.start()
         self._stack.callback(agent.stop)
-        self.say = device.print_above
 
     def _tour(self, controls: RunnerControls) -> int:
         """Run the tour beside the demo; headless, the demo ends with it. 1 if a step failed."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from bus.connection import BusConnection, Message
 from bus.topics import Topics, validate_agent_id
 from bus.urls import BrokerUrl
-from led_agent.backends import Device
+from led_agent.backends import Device, FollowsBoard
 from led_agent.board import Board, Counters
 from led_agent.pacing import DEFAULT_FPS, RenderLoop
 from led_agent.rendering import Frame
@@ -72,6 +72,8 @@ class Agent:
     def __init__(self, config: AgentConfig, device: Device, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.board = Board(config.nodes, leds=config.leds, topics=config.topics, clock=clock)
+        if isinstance(device, FollowsBoard):
+            device.follow(self.board)
         self.connection = BusConnection(
             config.broker,
             client_id=client_id(config.agent_id),
