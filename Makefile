@@ -42,9 +42,13 @@ $(RUNTIME_STAMP): requirements.txt | $(PY)
 	$(call install,requirements.txt)
 	@rm -f $(VENV)/.runtime-* && touch $@
 
+# uv writes no bytecode, and where PYTHONDONTWRITEBYTECODE is set nothing ever would: the
+# suite starts hundreds of Pythons, so the test tools' install compiles every package once
+# (as pip does; a file that is not Python 3.11, a template say, is skipped as pip skips it).
 $(STAMP): requirements.txt requirements-dev.txt | $(RUNTIME_STAMP)
 	@echo "installing the test tools into $(VENV) (requirements-dev.txt)"
 	$(call install,requirements-dev.txt)
+	@$(PY) -m compileall -q -j 0 $(VENV)/lib >/dev/null 2>&1 || true
 	@rm -f $(VENV)/.installed-* && touch $@
 
 DEMO_ARGS ?= --scenario tour

@@ -3,6 +3,7 @@
     python -m bench.first_light                      # HEAD, pip's and uv's caches as they are
     python -m bench.first_light --baseline c35cb2e   # that commit first, then HEAD, in one run
     python -m bench.first_light --cold-uv-cache      # also HEAD with an empty uv cache (a new machine)
+    python -m bench.first_light --rounds 3           # each revision three times (the machine is shared)
 
 Each measured revision is cloned afresh (``git clone`` of this repository, committed
 state only) into a temporary folder, and ``make demo ARGS="--console-port 0"`` runs there
@@ -18,12 +19,16 @@ Then Ctrl-C, which must bring the shell's screen back. A second ``make demo`` in
 same clone (``--warm``, on by default) shows what a later run costs: no install at all.
 Pip's cache and uv's cache are the machine's (``--cold-uv-cache`` adds a run whose uv
 cache is a new empty folder: what a new machine pays, apart from pip's cache for uv itself).
+The load average is printed before and after: on a shared 2-core machine it moves every
+figure, so compare revisions measured in the same run, and look at the best of rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -102,13 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", metavar="REV", help="also measure this revision, first, in the same run")
     parser.add_argument("--no-warm", dest="warm", action="store_false", help="no second run in the same clone")
     parser.add_argument("--cold-uv-cache", action="store_true", help="also HEAD with an empty uv cache")
+    parser.add_argument("--rounds", type=int, default=1, help="fresh clones per revision (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up on a run after this (s)")
     parser.add_argument("--json", action="store_true", help="print the runs as JSON")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
     runs: list[Run] = []
-    if args.baseline:
-        runs += measure_revision(args.baseline, label="baseline", warm=args.warm, timeout=args.timeout, env={})
-    runs += measure_revision(None, label="HEAD", warm=args.warm, timeout=args.timeout, env={})
+    for _ in range(args.rounds):
+        if args.baseline:
+            runs += measure_revision(args.baseline, label="baseline", warm=args.warm, timeout=args.timeout, env={})
+        runs += measure_revision(None, label="HEAD", warm=args.warm, timeout=args.timeout, env={})
     if args.cold_uv_cache:
         with tempfile.TemporaryDirectory(prefix="uv-cache-") as cache:
             runs += measure_revision(None, label="HEAD, empty uv cache", warm=False, timeout=args.timeout,
@@ -116,13 +124,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in runs], indent=2))
         return 0
+    print(f"load average (1 min): {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"{'run':<34} {'rev':<9} {'installed':>10} {'first light':>12}  restored")
     for r in runs:
         print(f"{r.label:<34} {r.revision:<9} {seconds(r.installed):>10} {seconds(r.first_light):>12}  {r.restored}")
-    fresh = [r for r in runs if r.label.endswith("fresh clone") and r.first_light]
-    if len(fresh) >= 2 and fresh[0].first_light and fresh[1].first_light:
-        print(f"HEAD ÷ baseline (first light, fresh clone): {fresh[1].first_light / fresh[0].first_light:.2f}")
+    summary(runs)
     return 0 if all(r.first_light for r in runs) else 1
+
+
+def summary(runs: list[Run]) -> None:
+    """Median and best first light per label, and HEAD's median over the baseline's."""
+    medians = {}
+    for label in dict.fromkeys(r.label for r in runs):
+        lights = [r.first_light for r in runs if r.label == label and r.first_light is not None]
+        if len(lights) > 1:
+            print(f"{label}: first light median {statistics.median(lights):.1f} s, best {min(lights):.1f} s")
+        if lights:
+            medians[label] = statistics.median(lights)
+    head, base = medians.get("HEAD, fresh clone"), medians.get("baseline, fresh clone")
+    if head and base:
+        print(f"HEAD ÷ baseline (first light, fresh clone, medians): {head / base:.2f}")
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ Starts, in this order, and stops in reverse on Ctrl-C (or ``--duration``):
 2. the simulated cluster (``--nodes N``) in real time (``--speed`` scales every timing)
    and its Kubernetes API endpoint, with a kubeconfig written for it;
 3. one real watcher per node, reading that kubeconfig like any cluster's;
-4. the web console (``--console-port``; the URL is printed) driving the simulated
-   cluster through the strategy plans;
+4. the web console's controls, driving the simulated cluster through the strategy plans;
 5. unless ``--headless``: an LED agent following every node, drawn in this terminal;
-6. with ``--scenario tour``: the guided tour (``demo/tour.py``).
+6. with ``--scenario tour``: the guided tour (``demo/tour.py``);
+7. the web console served (``--console-port``; the URL is printed) — last, because the
+   first lights need no web server, and on a busy machine starting one takes seconds.
 
 Unless ``--headless``, the terminal view (``led_agent/backends/terminal.py``) opens
 first, so every line the demo says from the broker's on is shown above the LEDs (and
@@ -33,6 +34,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from starlette.applications import Starlette
 
 from broker.launching import start_local_broker
 from bus.captures import load_capture
@@ -104,12 +107,13 @@ class Demo:
             self._watchers(cluster, url, topics)
             controls = RunnerControls(SimulatedExecutor(cluster))
             self._follow_plans(controls)
-            self._console(cluster, controls, url)
+            app = create_app(broker=url, topic_prefix=self.options.topic_prefix, controls=controls,
+                             traffic=SimulatedTraffic(cluster))  # its listeners before any plan runs
             self._terminal(cluster.nodes, url, topics)
-            if self.options.scenario == "tour":
-                return self._tour(controls)
+            failures = self._tour(controls) if self.options.scenario == "tour" else []
+            self._console(app)  # served once the tour runs: the first lights need no web server
             self._wait()
-        return 0
+            return 1 if failures else 0
 
     # -- parts ---------------------------------------------------------------------------
 
@@ -165,9 +169,7 @@ class Demo:
         for watcher in watchers:
             self._stack.callback(watcher.stop)
 
-    def _console(self, cluster: Cluster, controls: RunnerControls, url: BrokerUrl) -> None:
-        app = create_app(broker=url, topic_prefix=self.options.topic_prefix, controls=controls,
-                         traffic=SimulatedTraffic(cluster))
+    def _console(self, app: Starlette) -> None:
         try:
             handle = serve_in_thread(app, self.options.console_host, self.options.console_port)
         except (OSError, ServeError) as e:
@@ -185,9 +187,10 @@ class Demo:
         agent.start()
         self._stack.callback(agent.stop)
 
-    def _tour(self, controls: RunnerControls) -> int:
-        """Run the tour beside the demo; headless, the demo ends with it. 1 if a step failed."""
+    def _tour(self, controls: RunnerControls) -> list[BaseException]:
+        """Start the tour beside the demo (headless, the demo ends with it); what made it fail, as it happens."""
         failures: list[BaseException] = []
+        self._stack.callback(self.stop.set)  # whatever ends the demo ends the tour
 
         def tour() -> None:
             try:
@@ -203,8 +206,7 @@ class Demo:
                 self.stop.set()
 
         threading.Thread(target=tour, name="tour", daemon=True).start()
-        self._wait()
-        return 1 if failures else 0
+        return failures
 
     def _replay(self, url: BrokerUrl, topics: Topics) -> int:
         assert self.options.replay is not None
