@@ -172,3 +172,19 @@ def test_a_pipe_gets_plain_lines(mosquitto: BrokerEndpoint, topic_prefix: str, w
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=30)
     assert process.returncode == 0 and "\x1b" not in rest
+
+
+def test_an_exit_without_close_still_gives_the_terminal_back(terminal: Callable[..., Tmux]) -> None:
+    """A program that dies of an exception before the render loop's stop: atexit restores."""
+    script = ("import sys, time\n"
+              "from led_agent.backends.terminal import TerminalDevice\n"
+              "view = TerminalDevice(['n1'], stream=sys.stdout, leds=2)\n"
+              "view.show({'n1': ('ff0000', '000000')}, 1.0)\n"
+              "view.print_above('about to fail')\n"
+              "time.sleep(1)\n"
+              "raise RuntimeError('a bug')\n")
+    term = terminal([sys.executable, "-c", script], width=80, height=24)
+    assert term.wait_ended() == 1
+    restored(term)
+    after = "\n".join(term.joined())
+    assert "about to fail" in after and "RuntimeError: a bug" in after, after
