@@ -14,12 +14,11 @@ import re
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt import publish
 
 from bus.messages import NodeSnapshot, PodState
 from bus.topics import Topics
@@ -34,31 +33,22 @@ YELLOW, VIOLET = (255, 255, 0), (168, 19, 153)
 
 
 class Watcher:
-    """Retained snapshots, as a watcher publishes them."""
+    """Retained snapshots, as a watcher publishes them (one paho publish each)."""
 
     def __init__(self, endpoint: BrokerEndpoint, prefix: str) -> None:
-        self.topics = Topics(prefix)
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"tty-{uuid.uuid4().hex[:8]}")
-        self._client.connect(endpoint.host, endpoint.port)
-        self._client.loop_start()
-        self._seq = 0
+        self.endpoint, self.topics, self._seq = endpoint, Topics(prefix), 0
 
     def pods(self, node: str, count: int, *, color: str = "ffff00", state: PodState | None = None) -> None:
         self._seq += 1
         pods = tuple(entry(f"{node}-{i}", color, state) for i in range(count))
-        payload = NodeSnapshot(node=node, seq=self._seq, pods=pods).model_dump_json().encode()
-        self._client.publish(self.topics.state(node), payload, qos=1, retain=True).wait_for_publish(5)
-
-    def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        payload = NodeSnapshot(node=node, seq=self._seq, pods=pods).model_dump_json()
+        publish.single(self.topics.state(node), payload, qos=1, retain=True, hostname=self.endpoint.host,
+                       port=self.endpoint.port, protocol=mqtt.MQTTv311)
 
 
 @pytest.fixture
-def watcher(mosquitto: BrokerEndpoint, topic_prefix: str) -> Iterator[Watcher]:
-    published = Watcher(mosquitto, topic_prefix)
-    yield published
-    published.close()
+def watcher(mosquitto: BrokerEndpoint, topic_prefix: str) -> Watcher:
+    return Watcher(mosquitto, topic_prefix)
 
 
 def agent_command(mosquitto: BrokerEndpoint, prefix: str, nodes: list[str], leds: int) -> list[str]:
