@@ -19,7 +19,22 @@ checksum = $(shell cat $(1) | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(call checksum,requirements.txt)
 STAMP         := $(VENV)/.installed-$(call checksum,requirements.txt requirements-dev.txt)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean node_modules esphome
+
+# npm packages the device tests run under Node.js (MicroPython's WebAssembly port, mqtt.js),
+# from package.json + package-lock.json, installed once per lock file.
+NODE_STAMP := node_modules/.installed-$(shell cksum < package-lock.json | cut -d' ' -f1)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-* && touch $(NODE_STAMP)
+
+node_modules: $(NODE_STAMP)
+
+# ESPHome, in a venv of its own (it pins its own paho-mqtt), for `esphome config` in the tests.
+# Built once; when it cannot be built here the ESPHome test says why and is skipped.
+esphome:
+	-@devices/esphome/ensure-esphome >/dev/null
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -56,7 +71,7 @@ DEMO_ARGS ?= --scenario tour
 demo: $(RUNTIME_STAMP)
 	$(PY) -m demo $(DEMO_ARGS) $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP) esphome
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
@@ -68,4 +83,4 @@ bench: $(STAMP)
 	$(PY) -m bench.pipeline $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-esphome node_modules .pytest_cache .mypy_cache .ruff_cache

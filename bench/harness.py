@@ -6,6 +6,7 @@ count and time.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def report(results: Mapping[str, Mapping[str, float]], *, as_json: bool) -> None:
+    """Print a bench's results: one JSON object, or a section per measurement."""
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return
+    for section, numbers in results.items():
+        print(f"{section}:")
+        for key, value in numbers.items():
+            print(f"  {key:28s} {value:10.2f}")
 
 
 def rss_mib(pid: int) -> float:
@@ -67,6 +79,7 @@ class Bench:
 
     nodes: list[str]
     pods_per_node: int
+    bookmark_interval: float = 30.0
     broker: RunningBroker = field(init=False)
     api: ApiProcess = field(init=False)
     watchers: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -76,16 +89,17 @@ class Bench:
 
     def __post_init__(self) -> None:
         self.broker = start_mosquitto(persistence=False)
-        self.api = ApiProcess(self.nodes, self.pods_per_node)
+        self.api = ApiProcess(self.nodes, self.pods_per_node, bookmark_interval=self.bookmark_interval)
 
-    def start_watchers(self, *, all_nodes: bool = False) -> None:
+    def start_watchers(self, *, all_nodes: bool = False, root: Path = ROOT) -> None:
+        """``python -m watcher`` per node (or one ``--all-nodes``), from ``root`` (another checkout, to compare)."""
         kubeconfig = write_kubeconfig(Path(self._tmp.name) / "kubeconfig", self.api.url)
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
         targets = [["--all-nodes"]] if all_nodes else [["--node", n] for n in self.nodes]
         for target in targets:
             args = [*target, "--kubeconfig", str(kubeconfig), "--broker", self.broker.url, "--log-level", "WARNING",
                     "--snapshot-interval", "0.2"]
-            self.watchers.append(subprocess.Popen([sys.executable, "-m", "watcher", *args], cwd=ROOT, env=env,
+            self.watchers.append(subprocess.Popen([sys.executable, "-m", "watcher", *args], cwd=root, env=env,
                                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                   stderr=subprocess.DEVNULL))
 

@@ -12,7 +12,6 @@ subscribe through the same broker, measured in the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ import uuid
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from bench.harness import ROOT, Bench, percentile, rss_mib
+from bench.harness import ROOT, Bench, percentile, report, rss_mib
 from bench.workload import color_of
 from broker.launching import start_mosquitto
 
@@ -189,13 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         "all_nodes_watcher_vs_raw_paho": results["pipeline_throughput_all_nodes_watcher"]["per_second"] / raw,
     }
 
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        for section, numbers in results.items():
-            print(f"{section}:")
-            for key, value in numbers.items():
-                print(f"  {key:28s} {value:10.2f}")
+    report(results, as_json=args.json)
     return 0
 
 

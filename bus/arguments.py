@@ -23,14 +23,17 @@ class UsageParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def number(minimum: float, *, strict: bool, kind: type[float] | type[int] = float) -> Callable[[str], float]:
-    """A finite number ≥ ``minimum`` (> with ``strict``), as ``kind``."""
+def number(minimum: float, *, strict: bool, kind: type[float] | type[int] = float,
+           maximum: float | None = None) -> Callable[[str], float]:
+    """A finite number ≥ ``minimum`` (> with ``strict``) and ≤ ``maximum``, as ``kind``."""
 
     def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
+        if maximum is not None and not (minimum <= value <= maximum and (not strict or value > minimum)):
+            raise argparse.ArgumentTypeError(f"must be between {minimum:g} and {maximum:g}: {text!r}")
         if not math.isfinite(value) or value < minimum or (strict and value == minimum):
             raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum:g}: {text!r}")
         return value

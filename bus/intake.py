@@ -5,8 +5,9 @@ way lives here once: parse the topic (``bus.topics``), decode and validate the p
 once (``bus.messages``), refuse an event or snapshot naming another node than its topic
 (``wrong_node``), apply it to the node's :class:`bus.ordering.NodeList`, count
 applied and ignored messages, pace resync requests, keep the watcher's status
-(``online`` / ``offline`` / cleared, anything else is ``bad_status``) and notice an empty
-retained snapshot (a node that left the cluster).
+(``online`` / ``offline`` / ``degraded`` / cleared, anything else is ``bad_status``; owners
+show ``offline`` and ``degraded`` as stale) and notice an empty retained snapshot (a node
+that left the cluster).
 
 Pure: no paho, no I/O. Thread-safe the way its owners need it: paho's network thread
 calls :meth:`NodeFeed.handle`, a render or flush thread reads the lists, both under
@@ -28,7 +29,20 @@ node is in flight at a time; it is asked again only after ``RESYNC_RETRY_SECONDS
 without a snapshot. Time comes from an injected clock.
 
 Bad input is counted per ``BadMessage.kind``, logged rate-limited through the owner's
-:class:`bus.ratelimit.RateLimitedLog`, and dropped before it can touch a list.
+:class:`bus.ratelimit.RateLimitedLog`, and dropped before it can touch a list. Nothing a
+message carries raises out of :meth:`NodeFeed.handle`: besides the decoder's kinds, an
+event jumping too far ahead (``seq_jump``, see ``bus.ordering``) is dropped and answered
+with a (paced) resync, a new node beyond ``max_nodes`` on an open feed is
+``too_many_nodes``, and an unexpected exception — a bug, not the sender's fault — is
+counted as ``internal_error`` and logged with its traceback, rate-limited like the rest.
+
+Bounds, so that no stream grows a subscriber without limit: ``max_pods`` per node (the
+list's cap, ``bus.ordering``), ``max_nodes`` for an open feed (default 5,000, the
+largest cluster Kubernetes supports), the ordering journal, and the payload size.
+
+``retained`` tells a snapshot delivered from the broker's store (on (re)subscribe) from a
+live one: the watcher's live snapshot always wins (``bus.ordering``). Owners pass MQTT's
+retain flag; without it a snapshot is judged as a retained one (by its ``seq``).
 """
 
 from __future__ import annotations
@@ -39,8 +53,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from bus.messages import OFFLINE, ONLINE, BadMessage, NodeSnapshot, PodEvent, decode_event, decode_snapshot
-from bus.ordering import NodeList, Outcome
+from bus.messages import STATUSES, BadMessage, NodeSnapshot, PodEvent, decode_event, decode_snapshot
+from bus.ordering import DEFAULT_MAX_PODS, NodeList, Outcome, Verdict
 from bus.ratelimit import RateLimitedLog
 from bus.topics import NodeTopic, TopicError, Topics
 
@@ -48,12 +62,18 @@ log = logging.getLogger(__name__)
 
 RESYNC_RETRY_SECONDS = 2.0
 DETAIL_CHARS = 200
+MAX_NODES = 5000
 
 
 @dataclass
 class FeedCounters:
-    """The counts the feed keeps; an owner's counters extend them (one set of books)."""
+    """The counts the feed keeps; an owner's counters extend them (one set of books).
 
+    ``messages`` counts every message handled, good or bad; the bad ones are counted per
+    kind by the feed's :class:`bus.ratelimit.RateLimitedLog`.
+    """
+
+    messages: int = 0
     events_applied: int = 0
     events_ignored: int = 0
     snapshots_applied: int = 0
@@ -63,11 +83,15 @@ class FeedCounters:
 
 @dataclass
 class FeedNode:
-    """One node as fed: its ordered list, its watcher's status, its resync in flight."""
+    """One node as fed: its ordered list, its watcher's status, its resync in flight.
+
+    ``taken_at``: when an event or snapshot for the node was last applied (feed's clock).
+    """
 
     items: NodeList = field(default_factory=NodeList)
     status: str | None = None
     resync_at: float | None = None  # when we last asked for a resync not yet answered
+    taken_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -103,10 +127,14 @@ class NodeFeed:
         bad_log: RateLimitedLog | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_taken: Callable[[Taken], None] = _ignore,
+        max_pods: int = DEFAULT_MAX_PODS,
+        max_nodes: int = MAX_NODES,
     ) -> None:
         self.topics = topics
         self.fixed = nodes is not None
-        self._nodes = {node: FeedNode() for node in nodes or ()}
+        self.max_pods = max_pods
+        self.max_nodes = max_nodes
+        self._nodes = {node: self._new_node() for node in nodes or ()}
         self.counters = counters if counters is not None else FeedCounters()
         self.bad = bad_log or RateLimitedLog(log, clock=clock)
         self._clock = clock
@@ -118,32 +146,40 @@ class NodeFeed:
         """The nodes held now, in order of arrival; read it under :attr:`lock`."""
         return self._nodes
 
-    def handle(self, topic: str, payload: bytes) -> str | None:
-        """Take one raw message; return the node to resync from its snapshot, if any."""
+    def handle(self, topic: str, payload: bytes, *, retained: bool = True) -> str | None:
+        """Take one raw message; return the node to resync from its snapshot, if any.
+
+        ``retained``: MQTT's retain flag (True: a stored copy, judged by ``seq``). Never raises.
+        """
+        self.counters.messages += 1
+        try:
+            return self._handle(topic, payload, live=not retained)
+        except BadMessage as e:
+            self._report(e, topic)
+        except Exception as e:  # a bug of ours or an owner's, not the sender's fault: never kill the caller
+            with self.lock:
+                self.bad.report("internal_error", "failed on a message on %s: %r", topic, e, exc_info=e)
+        return None
+
+    def _handle(self, topic: str, payload: bytes, *, live: bool) -> str | None:
         try:
             parsed = self.topics.parse(topic)
         except TopicError as e:
-            self._report(BadMessage("unexpected_topic", str(e)), topic)
-            return None
+            raise BadMessage("unexpected_topic", str(e)) from e
         if self.fixed and parsed.node not in self._nodes:
-            self._report(BadMessage("unexpected_topic", f"node {parsed.node!r} is not shown here"), topic)
-            return None
-        try:
-            with self.lock:
-                taken, resync = self._dispatch(parsed.node, parsed.kind, payload)
-                self._on_taken(taken)
-                return parsed.node if resync else None
-        except BadMessage as e:
-            self._report(e, topic)
-            return None
+            raise BadMessage("unexpected_topic", f"node {parsed.node!r} is not shown here")
+        with self.lock:
+            taken, resync = self._dispatch(parsed.node, parsed.kind, payload, live=live)
+            self._on_taken(taken)
+            return parsed.node if resync else None
 
-    def _dispatch(self, node: str, kind: NodeTopic, payload: bytes) -> tuple[Taken, bool]:
+    def _dispatch(self, node: str, kind: NodeTopic, payload: bytes, *, live: bool) -> tuple[Taken, bool]:
         if kind is NodeTopic.PODS:
             return self._take_event(node, decode_event(payload))
         if kind is NodeTopic.STATE and not payload:
             return self._clear(node), False
         if kind is NodeTopic.STATE:
-            return self._take_snapshot(node, decode_snapshot(payload)), False
+            return self._take_snapshot(node, decode_snapshot(payload), live=live), False
         return self._take_status(node, payload), False
 
     def _take_event(self, node: str, event: PodEvent) -> tuple[Taken, bool]:
@@ -151,27 +187,32 @@ class NodeFeed:
             raise BadMessage("wrong_node", f"event for node {event.node!r} on the topic of {node!r}")
         state = self._node(node)
         outcome = state.items.apply_event(event)
-        if not outcome.applied:
+        if outcome.verdict is Verdict.JUMP:
+            self.bad.report("seq_jump", "dropped an event of %s: seq %d is too far ahead of %s; resyncing",
+                            node, event.seq, state.items.last)
+        elif not outcome.applied:
             self.counters.events_ignored += 1
-            return Taken(node, state, outcome), False
-        self.counters.events_applied += 1
+        else:
+            self.counters.events_applied += 1
+            state.taken_at = self._clock()
         return Taken(node, state, outcome), outcome.resync and self._resync_due(state)
 
-    def _take_snapshot(self, node: str, snapshot: NodeSnapshot) -> Taken:
+    def _take_snapshot(self, node: str, snapshot: NodeSnapshot, *, live: bool) -> Taken:
         if snapshot.node != node:
             raise BadMessage("wrong_node", f"snapshot of node {snapshot.node!r} on the topic of {node!r}")
         state = self._node(node)
         state.resync_at = None  # whatever its age, the resync we asked for has arrived
-        outcome = state.items.apply_snapshot(snapshot)
+        outcome = state.items.apply_snapshot(snapshot, live=live)
         if outcome.applied:
             self.counters.snapshots_applied += 1
+            state.taken_at = self._clock()
         else:
             self.counters.snapshots_ignored += 1
         return Taken(node, state, outcome)
 
     def _take_status(self, node: str, payload: bytes) -> Taken:
-        if payload not in (ONLINE, OFFLINE, b""):
-            raise BadMessage("bad_status", f"status must be online or offline, got {payload[:40]!r}")
+        if payload not in (*STATUSES, b""):
+            raise BadMessage("bad_status", f"status must be online, offline or degraded, got {payload[:40]!r}")
         status = payload.decode() or None
         if status is None and node not in self._nodes:
             return Taken(node, None)  # clearing the status of a node never seen: nothing to hold
@@ -187,7 +228,17 @@ class NodeFeed:
         return Taken(node, None, cleared=self._nodes.pop(node, None) is not None)
 
     def _node(self, node: str) -> FeedNode:
-        return self._nodes.setdefault(node, FeedNode())  # a fixed feed holds it already
+        """The node's state; a new one for an open feed, within ``max_nodes``."""
+        state = self._nodes.get(node)
+        if state is not None:
+            return state  # a fixed feed holds all of its nodes already
+        if len(self._nodes) >= self.max_nodes:
+            raise BadMessage("too_many_nodes", f"already {len(self._nodes)} nodes, the most this feed holds")
+        state = self._nodes[node] = self._new_node()
+        return state
+
+    def _new_node(self) -> FeedNode:
+        return FeedNode(NodeList(max_pods=self.max_pods))
 
     def _resync_due(self, state: FeedNode) -> bool:
         """One resync in flight per node; ask again only if it has not come in time."""

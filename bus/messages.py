@@ -12,6 +12,17 @@ a new epoch forgets its ``seq`` (see docs/protocol.md, "Why epoch").
 
 The seed's three keys (``action``, ``pod``, ``color``) are all a minimal publisher has
 to send; everything else is optional on the wire.
+
+Every way a payload can be off-contract ends in a :class:`BadMessage`, never in another
+exception: JSON nested deeper than the decoder's recursion limit is ``too_deep``, a
+number too long to convert (over 4,300 digits) or a ``seq`` above :data:`MAX_SEQ` is
+``out_of_range``. Details quote at most a short prefix of what was sent, so a hostile
+payload cannot make the log line expensive or long.
+
+``MAX_SEQ`` is 2**53 - 1, the largest integer every JSON reader holds exactly
+(JavaScript's ``Number.MAX_SAFE_INTEGER``, in the console's browser): a watcher publishing
+a thousand events a second would need 285,000 years to reach it, so a larger ``seq`` can
+only be garbage or an attack (it would otherwise make every later message look old).
 """
 
 from __future__ import annotations
@@ -26,10 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_SEQ = 2**53 - 1
 DEFAULT_COLOR = "0000ff"
 
 ONLINE = b"online"
 OFFLINE = b"offline"
+DEGRADED = b"degraded"  # a watcher on the broker that cannot list/watch the API: subscribers show it as stale
+STATUSES = (ONLINE, OFFLINE, DEGRADED)
 
 _HEX6 = re.compile(r"^[0-9a-f]{6}$")
 _HEX3 = re.compile(r"^[0-9a-f]{3}$")
@@ -77,6 +91,7 @@ def utc_timestamp(epoch_seconds: float) -> str:
 
 M = TypeVar("M", bound=BaseModel)
 NonEmptyStr = Annotated[StrictStr, Field(min_length=1, max_length=253)]
+Seq = Annotated[StrictInt, Field(ge=0, le=MAX_SEQ)]
 
 
 class PodEntry(BaseModel):
@@ -119,7 +134,7 @@ class PodEvent(PodEntry):
     v: StrictInt = PROTOCOL_VERSION
     action: Action
     node: NonEmptyStr | None = None
-    seq: Annotated[StrictInt, Field(ge=0)] | None = None
+    seq: Seq | None = None
     epoch: NonEmptyStr | None = None
     ts: StrictStr | None = None
 
@@ -134,7 +149,7 @@ class NodeSnapshot(BaseModel):
 
     v: StrictInt = PROTOCOL_VERSION
     node: NonEmptyStr
-    seq: Annotated[StrictInt, Field(ge=0)]
+    seq: Seq
     epoch: NonEmptyStr | None = None
     ts: StrictStr | None = None
     pods: tuple[PodEntry, ...] = ()
@@ -160,21 +175,38 @@ def _load_object(payload: bytes) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise BadMessage("not_json", str(e)) from e
+    except RecursionError as e:  # nesting deeper than the decoder's stack allows
+        raise BadMessage("too_deep", "JSON nested too deeply") from e
+    except ValueError as e:  # an integer of more than 4,300 digits
+        raise BadMessage("out_of_range", str(e)[:80]) from e
     if not isinstance(data, dict):
         raise BadMessage("not_object", f"expected a JSON object, got {type(data).__name__}")
     version = data.get("v", PROTOCOL_VERSION)
     if version != PROTOCOL_VERSION or isinstance(version, bool):
-        raise BadMessage("unknown_version", f"v={version!r}, this subscriber speaks v{PROTOCOL_VERSION}")
+        raise BadMessage("unknown_version", f"v={brief(version)}, this subscriber speaks v{PROTOCOL_VERSION}")
     return data
+
+
+def brief(value: object) -> str:
+    """A short, safe rendering of a value from the wire (never a deep ``repr``)."""
+    if value is None or isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int):
+        text = str(value)
+        return text if len(text) <= 20 else f"{text[:20]}... ({len(text)} digits)"
+    if isinstance(value, str):
+        return repr(value[:40]) + ("..." if len(value) > 40 else "")
+    return f"<{type(value).__name__}>"
 
 
 def _validate(model: type[M], data: dict[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        first = e.errors()[0]
+        first = e.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "message"
-        raise BadMessage("invalid", f"{where}: {first['msg']}") from e
+        kind = "out_of_range" if first["type"] == "less_than_equal" else "invalid"
+        raise BadMessage(kind, f"{where}: {first['msg']}") from e
 
 
 def decode_event(payload: bytes) -> PodEvent:
@@ -182,7 +214,7 @@ def decode_event(payload: bytes) -> PodEvent:
     data = _load_object(payload)
     action = data.get("action")
     if not isinstance(action, str) or action not in {a.value for a in Action}:  # [] is unhashable
-        raise BadMessage("unknown_action", f"action={action!r}")
+        raise BadMessage("unknown_action", f"action={brief(action)}")
     return _validate(PodEvent, data)
 
 

@@ -40,10 +40,12 @@ class RateLimitedLog:
         self._last_logged: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
 
-    def report(self, kind: str, message: str, *args: object) -> bool:
+    def report(self, kind: str, message: str, *args: object, exc_info: BaseException | None = None) -> bool:
         """Count one ``kind``; log ``message % args`` unless logged within the interval.
 
-        Returns whether a line was logged.
+        ``exc_info``: an exception whose traceback goes with the line (only with a logged
+        line, so a repeating bug costs one traceback per interval). Returns whether a line
+        was logged.
         """
         self.counts[kind] += 1
         now = self._clock()
@@ -54,7 +56,7 @@ class RateLimitedLog:
         self._last_logged[kind] = now
         suppressed = self._suppressed.pop(kind, 0)
         suffix = f" ({suppressed} more of kind {kind!r} suppressed)" if suppressed else ""
-        self._logger.log(self._level, "[%s] " + message + "%s", kind, *args, suffix)
+        self._logger.log(self._level, "[%s] " + message + "%s", kind, *args, suffix, exc_info=exc_info)
         return True
 
     @property

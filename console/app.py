@@ -51,6 +51,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bus.connection import BusConnection, Message
+from bus.ordering import DEFAULT_MAX_PODS
 from bus.topics import Topics
 from bus.urls import BrokerUrl, parse_broker_url
 from console.broadcasting import FLUSH_SECONDS, Closing, Hub, Subscriber, Ticker
@@ -62,6 +63,9 @@ from console.wall import Wall
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+# The broker-only browser page (devices/browser), served here too, with the mqtt.js it loads.
+BROWSER_PAGE = Path(__file__).resolve().parents[1] / "devices" / "browser"
+MQTT_JS = Path(__file__).resolve().parents[1] / "node_modules" / "mqtt" / "dist" / "mqtt.min.js"
 KEEPALIVE_SECONDS = 10.0
 TRAFFIC_SECONDS = 1.0
 MAX_BODY_BYTES = 4096
@@ -78,9 +82,10 @@ class Console:
         controls: Controls,
         traffic: TrafficSource | None = None,
         traffic_rate: float = DEFAULT_RATE,
+        max_pods: int = DEFAULT_MAX_PODS,
     ) -> None:
         self.topics = Topics(topic_prefix)
-        self.wall = Wall(self.topics)
+        self.wall = Wall(self.topics, max_pods=max_pods)
         self.controls = controls
         self.hub = Hub(self.wall, controls=controls.describe)
         self.traffic = LoadGenerator(traffic, rate=traffic_rate) if traffic is not None else None
@@ -119,7 +124,7 @@ class Console:
                                                 rate=self.traffic.rate))
 
     def _on_message(self, message: Message) -> None:
-        node = self.wall.handle(message.topic, message.payload)
+        node = self.wall.handle(message.topic, message.payload, retained=message.retain)
         if node is not None:  # missed events: the broker re-sends the retained snapshot
             log.info("%s: missed events; asking for the retained snapshot again", node)
             state = self.topics.state(node)
@@ -137,10 +142,11 @@ def create_app(
     controls: Controls,
     traffic: TrafficSource | None = None,
     traffic_rate: float = DEFAULT_RATE,
+    max_pods: int = DEFAULT_MAX_PODS,
 ) -> Starlette:
     """The console app; serving it starts the console (``app.state.console``), stopping it stops it."""
     console = Console(broker=broker, topic_prefix=topic_prefix, controls=controls, traffic=traffic,
-                      traffic_rate=traffic_rate)  # fmt: skip
+                      traffic_rate=traffic_rate, max_pods=max_pods)  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -160,6 +166,8 @@ def create_app(
         Route("/api/abort", _abort, methods=["POST"]),
         Route("/api/traffic", _traffic, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/browser/mqtt.min.js", _mqtt_js),
+        Mount("/browser", StaticFiles(directory=BROWSER_PAGE, html=True, check_dir=False), name="browser"),
     ]
     # ValueError: BadRequest, ControlError, and the plans' and traffic's own validation.
     handlers = {ValueError: _status(400), Busy: _status(409), NoTraffic: _status(409)}
@@ -236,6 +244,12 @@ def _console(request: Request) -> Console:
 
 async def _index(_request: Request) -> Response:
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def _mqtt_js(_request: Request) -> Response:
+    if not MQTT_JS.exists():
+        return _json(ErrorReply(error=f"{MQTT_JS} is missing: run `make node_modules` (npm ci)"), 404)
+    return FileResponse(MQTT_JS)
 
 
 async def _state(request: Request) -> Response:

@@ -28,7 +28,8 @@ from typing import get_args
 
 import uvicorn
 
-from bus.arguments import UsageParser
+from bus.arguments import UsageParser, positive
+from bus.ordering import DEFAULT_MAX_PODS
 from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging
 from bus.topics import TopicError, validate_prefix
 from console.app import create_app
@@ -65,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_RATE,
         help=f"requests per second, 0 to {MAX_RATE:g} (default: %(default)s)",
     )
+    p.add_argument("--max-pods", type=positive(int), default=DEFAULT_MAX_PODS, metavar="N",
+                   help="pods held per node on the wall; more are counted as '+N more' (default: %(default)s)")
     add_logging_options(p)
     return p
 
@@ -89,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                dry_run=args.dry_run)  # fmt: skip
     controls = RunnerControls(executor, state=state)
     app = create_app(broker=broker, topic_prefix=args.topic_prefix, controls=controls,
-                     traffic=traffic, traffic_rate=args.traffic_rate)  # fmt: skip
+                     traffic=traffic, traffic_rate=args.traffic_rate, max_pods=int(args.max_pods))  # fmt: skip
     log.info("console on http://%s:%d (broker %s)", args.host, args.port, broker.redacted())
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, timeout_graceful_shutdown=3)
     return 0

@@ -55,11 +55,12 @@ class Removal(_Message):
 
 
 class NodeView(_Message):
-    """A node as last flushed: where a new browser starts."""
+    """A node as last flushed: where a new browser starts (``hidden``: pods beyond the wall's cap)."""
 
     node: str
     status: str | None
     pods: tuple[Light, ...]
+    hidden: int = 0
 
 
 class NodeChange(NodeView):

@@ -29,6 +29,10 @@ the node is removed from the wall.
 Bad input (wrong topic, not JSON, wrong types, a snapshot naming another node, a status
 other than online/offline) is counted per kind, logged rate-limited, and dropped: it
 never changes what is shown.
+
+Bounded, whatever the bus carries: at most ``max_pods`` pods per node (the rest are
+counted, sent as ``hidden`` and shown by the page as "+N more") and ``max_nodes``
+nodes (a new node beyond is dropped as ``too_many_nodes``), as ``bus.intake`` documents.
 """
 
 from __future__ import annotations
@@ -39,14 +43,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bus.intake import RESYNC_RETRY_SECONDS, FeedCounters, NodeFeed, Taken
+from bus.intake import MAX_NODES, RESYNC_RETRY_SECONDS, FeedCounters, NodeFeed, Taken
 from bus.messages import PodEntry
-from bus.ordering import diff
+from bus.ordering import DEFAULT_MAX_PODS, diff
 from bus.ratelimit import RateLimitedLog
 from bus.topics import Topics
 from console.messages import Light, NodeChange, NodeGone, NodeUpdate, NodeView, Removal
 
-__all__ = ["RESYNC_RETRY_SECONDS", "Wall", "WallCounters", "natural_key"]
+__all__ = ["RESYNC_RETRY_SECONDS", "Wall", "natural_key"]
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +63,7 @@ class _Sent:
 
     entries: dict[str, PodEntry]
     status: str | None
-
-
-@dataclass
-class WallCounters(FeedCounters):
-    """The intake's counts, and how many flushes had something to send."""
-
-    flushes: int = 0
+    hidden: int = 0
 
 
 class Wall:
@@ -77,6 +75,8 @@ class Wall:
         *,
         clock: Callable[[], float] = time.monotonic,
         bad_log: RateLimitedLog | None = None,
+        max_pods: int = DEFAULT_MAX_PODS,
+        max_nodes: int = MAX_NODES,
     ) -> None:
         self.topics = topics or Topics()
         self._sent: dict[str, _Sent] = {}  # flushed at least once; always nodes the feed holds
@@ -84,15 +84,19 @@ class Wall:
         self._dirty: set[str] = set()  # nodes that took a message since the last flush
         bad = bad_log or RateLimitedLog(log, clock=clock)
         self.bad = bad.counts
-        self.counters = WallCounters()
-        self._feed = NodeFeed(self.topics, counters=self.counters, bad_log=bad, clock=clock, on_taken=self._took)
+        self.counters = FeedCounters()
+        self._feed = NodeFeed(self.topics, counters=self.counters, bad_log=bad, clock=clock, on_taken=self._took,
+                              max_pods=max_pods, max_nodes=max_nodes)
         self._lock = self._feed.lock
 
     # -- input (network thread) ------------------------------------------------------
 
-    def handle(self, topic: str, payload: bytes) -> str | None:
-        """Take one raw message; return a node to resync from its retained snapshot, if any."""
-        return self._feed.handle(topic, payload)
+    def handle(self, topic: str, payload: bytes, *, retained: bool = True) -> str | None:
+        """Take one raw message; return a node to resync from its retained snapshot, if any.
+
+        ``retained``: MQTT's retain flag; a live snapshot always wins (``bus.ordering``).
+        """
+        return self._feed.handle(topic, payload, retained=retained)
 
     def _took(self, taken: Taken) -> None:
         """The wall's part of a message, under the feed's lock: dirty, gone and sent books."""
@@ -111,7 +115,7 @@ class Wall:
         """Every node as last flushed, sorted by name: the starting point of a new browser."""
         with self._lock:
             shown = sorted(self._sent.items(), key=lambda item: natural_key(item[0]))
-            return tuple(_node_view(name, sent.status, sent.entries) for name, sent in shown)
+            return tuple(_node_view(name, sent) for name, sent in shown)
 
     def flush(self) -> list[NodeUpdate]:
         """One update per node changed since the last flush (with removals and their slots)."""
@@ -123,22 +127,20 @@ class Wall:
             self._dirty.clear()
             for name in dirty:
                 state = nodes[name]
-                current = {entry.key: entry for entry in state.items.entries}
+                current = _Sent({entry.key: entry for entry in state.items.entries}, state.status, state.items.hidden)
                 sent = self._sent.get(name)
-                if sent is not None and current == sent.entries and state.status == sent.status:
+                if current == sent:
                     continue
-                removed = diff(sent.entries if sent is not None else {}, current).removed
-                view = _node_view(name, state.status, current)
+                removed = diff(sent.entries if sent is not None else {}, current.entries).removed
                 slots = tuple(Removal(slot=slot, key=key) for slot, key in removed)
-                updates.append(NodeChange(**dict(view), removed=slots))
-                self._sent[name] = _Sent(current, state.status)
-            if updates:
-                self.counters.flushes += 1
+                updates.append(NodeChange(**dict(_node_view(name, current)), removed=slots))
+                self._sent[name] = current
             return updates
 
 
-def _node_view(name: str, status: str | None, entries: dict[str, PodEntry]) -> NodeView:
-    return NodeView(node=name, status=status, pods=tuple(map(Light.of, entries.values())))
+def _node_view(name: str, sent: _Sent) -> NodeView:
+    return NodeView(node=name, status=sent.status, pods=tuple(map(Light.of, sent.entries.values())),
+                    hidden=sent.hidden)
 
 
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:

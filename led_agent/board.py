@@ -11,12 +11,16 @@ The board is the meeting point of two threads and does no I/O itself:
 - the render loop calls :meth:`Board.frames` at most once per frame period; it holds the
   lock only to compute the frames (a few tuples), never while writing to a device.
 
-The board shows a fixed set of nodes. Bad input — not UTF-8, not JSON, wrong types,
-unknown action or version, oversized, garbage snapshot, a message for a node we do not
-show, an event or snapshot naming another node than its topic — is counted per
-``BadMessage.kind``, logged at most once per kind per interval
-(:class:`bus.ratelimit.RateLimitedLog`), and dropped before it can touch the list: what
-is shown never changes because of it.
+The board shows a fixed set of nodes. Bad input — not UTF-8, not JSON, nested too deep,
+numbers out of range, wrong types, unknown action or version, oversized, garbage
+snapshot, a message for a node we do not show, an event or snapshot naming another node
+than its topic, an event jumping too far ahead — is counted per ``BadMessage.kind``,
+logged at most once per kind per interval (:class:`bus.ratelimit.RateLimitedLog`), and
+dropped before it can touch the list: what is shown never changes because of it.
+
+Each node holds at most ``max_pods`` pods (``bus.ordering``); the ones beyond are
+counted as hidden and make the last LED signal overflow, as any pods beyond the strip do.
+A frame reads only the first ``leds`` pods of a node.
 
 An empty payload on ``nodes/<node>/state`` clears a retained topic (a node that left the
 cluster). It is not bad input, but it does not say which pods are gone either, so the
@@ -32,27 +36,29 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from bus.intake import RESYNC_RETRY_SECONDS, FeedCounters, NodeFeed, Taken
+from bus.intake import RESYNC_RETRY_SECONDS, FeedCounters, FeedNode, NodeFeed, Taken
 from bus.messages import PodEntry
+from bus.ordering import DEFAULT_MAX_PODS
 from bus.ratelimit import RateLimitedLog
 from bus.topics import Topics
 from led_agent.rendering import Frame, Scene, animated, render
 
-__all__ = ["RESYNC_RETRY_SECONDS", "Board", "Counters"]
+__all__ = ["DEFAULT_MAX_PODS", "RESYNC_RETRY_SECONDS", "Board", "Counters", "NodeStats"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Counters(FeedCounters):
-    """Everything the agent counts, for tests, benchmarks and curious operators.
+    """Everything the agent counts: its metrics (``led_agent.agent``), tests and benchmarks.
 
-    The intake's counts (events and snapshots applied or ignored, resyncs) come from
-    :class:`bus.intake.FeedCounters`; ``snapshots_cleared`` counts empty retained
-    snapshots (what is shown stays), ``renders`` frame computations (one per render-loop turn), ``device_writes``
-    the frames actually written (only changed ones), ``bad`` dropped input per kind.
+    The intake's counts (messages, events and snapshots applied or ignored, resyncs) come
+    from :class:`bus.intake.FeedCounters`; ``snapshots_cleared`` counts empty retained
+    snapshots (what is shown stays), ``renders`` frame computations (one per render-loop
+    turn), ``device_writes`` the frames actually written (only changed ones),
+    ``device_errors`` the writes that failed, ``bad`` dropped input per kind.
     """
 
     snapshots_cleared: int = 0
@@ -61,10 +67,14 @@ class Counters(FeedCounters):
     device_errors: int = 0
     bad: Counter[str] = field(default_factory=Counter)
 
-    def as_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["bad"] = dict(self.bad)
-        return data
+
+@dataclass(frozen=True)
+class NodeStats:
+    """One node as its metrics show it: pods stored and hidden, when a message was last taken."""
+
+    tracked: int
+    hidden: int
+    taken_at: float | None
 
 
 class Board:
@@ -78,6 +88,7 @@ class Board:
         topics: Topics | None = None,
         clock: Callable[[], float] = time.monotonic,
         bad_log: RateLimitedLog | None = None,
+        max_pods: int = DEFAULT_MAX_PODS,
     ) -> None:
         self.leds = leds
         self.topics = topics or Topics()
@@ -86,15 +97,18 @@ class Board:
         bad = bad_log or RateLimitedLog(log, clock=clock)
         self.counters = Counters(bad=bad.counts)  # one set of books
         self._feed = NodeFeed(self.topics, nodes=nodes, counters=self.counters, bad_log=bad,
-                              clock=clock, on_taken=self._took)
+                              clock=clock, on_taken=self._took, max_pods=max_pods)
         self._lock = self._feed.lock
         self._changed = threading.Event()
 
     # -- input (network thread) ------------------------------------------------------
 
-    def handle(self, topic: str, payload: bytes) -> str | None:
-        """Take one raw message; return the node to resync from its snapshot, if any."""
-        return self._feed.handle(topic, payload)
+    def handle(self, topic: str, payload: bytes, *, retained: bool = True) -> str | None:
+        """Take one raw message; return the node to resync from its snapshot, if any.
+
+        ``retained``: MQTT's retain flag; a live snapshot always wins (``bus.ordering``).
+        """
+        return self._feed.handle(topic, payload, retained=retained)
 
     def _took(self, taken: Taken) -> None:
         """The board's part of a message, under the feed's lock: the scene and the logs."""
@@ -108,7 +122,7 @@ class Board:
         outcome = taken.outcome
         if outcome is not None and outcome.applied and outcome.changes:
             scene = self._scenes[taken.node]
-            scene.apply(outcome.changes, live_count=len(state.items.entries), now=self._clock())
+            scene.apply(outcome.changes, live_count=state.items.count, now=self._clock())
             self._changed.set()
 
     # -- output (render thread) ------------------------------------------------------
@@ -122,15 +136,24 @@ class Board:
             for name, state in self._feed.nodes.items():
                 scene = self._scenes[name]
                 scene.prune(now)
-                frames[name] = render(state.items.entries, scene, leds=self.leds, now=now)
+                first, more = self._shown(state)
+                frames[name] = render(first, scene, leds=self.leds, now=now, more=more)
             return frames
 
     def animated(self) -> bool:
         """Whether frames change with time alone (animations running)."""
         with self._lock:
             now = self._clock()
-            return any(animated(s.items.entries, self._scenes[name], leds=self.leds, now=now)
-                       for name, s in self._feed.nodes.items())
+            return any(self._animated(name, state, now) for name, state in self._feed.nodes.items())
+
+    def _animated(self, name: str, state: FeedNode, now: float) -> bool:
+        first, more = self._shown(state)
+        return animated(first, self._scenes[name], leds=self.leds, now=now, more=more)
+
+    def _shown(self, state: FeedNode) -> tuple[tuple[PodEntry, ...], int]:
+        """The pods a frame can show (the first ``leds``), and how many more the node has."""
+        first = state.items.first(self.leds)
+        return first, state.items.count - len(first) + state.items.hidden
 
     def wait_changed(self, timeout: float) -> bool:
         """Block until a message changed something (or ``timeout``); for an idle render loop."""
@@ -153,3 +176,9 @@ class Board:
     def status(self, node: str) -> str | None:
         with self._lock:
             return self._feed.nodes[node].status
+
+    def stats(self) -> dict[str, NodeStats]:
+        """Every node's pods stored and hidden, and when it last took an event or snapshot."""
+        with self._lock:
+            return {name: NodeStats(state.items.count, state.items.hidden, state.taken_at)
+                    for name, state in self._feed.nodes.items()}

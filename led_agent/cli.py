@@ -3,8 +3,13 @@
 Usage errors (a bad node name, ``--leds 0``, a brightness outside 0..1, a bad broker URL,
 options the device cannot honour) print one line and exit with 2, before anything is
 started. A broker that is down is not an error: the agent keeps retrying and logs it.
-A device that cannot be opened (``--device blinkt`` off a Raspberry Pi) exits with 1.
+A device that cannot be opened (``--device blinkt`` off a Raspberry Pi), or an
+``--http-port`` that cannot be served, exits with 1.
 Logs always go to stderr: stdout belongs to the ``json`` and ``terminal`` devices.
+
+``--http-port PORT`` serves ``/healthz``, ``/readyz`` and ``/metrics`` (``bus.health``)
+while the agent runs; ``--max-pods`` caps the pods held per node (the rest are counted
+and shown as overflow on the last LED).
 """
 
 from __future__ import annotations
@@ -12,8 +17,17 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bus.arguments import UsageParser, validated
-from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, run_until_stopped
+from bus.arguments import UsageParser, number, positive, validated
+from bus.health import HealthServer
+from bus.shell import (
+    add_broker_option,
+    add_health_options,
+    add_logging_options,
+    broker_from_args,
+    configure_logging,
+    run_until_stopped,
+    serve_health,
+)
 from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
 from led_agent.agent import DEFAULT_BRIGHTNESS, DEFAULT_LEDS, Agent, AgentConfig, default_agent_id
 from led_agent.backends import (
@@ -24,8 +38,13 @@ from led_agent.backends import (
     check_options,
     open_device,
 )
+from led_agent.board import DEFAULT_MAX_PODS
 
 log = logging.getLogger("led_agent")
+
+
+leds_value = number(1, strict=False, kind=int)
+brightness_value = number(0, strict=False, maximum=1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,29 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--agent-id", type=validated(validate_agent_id),
         help="id of the MQTT session and the agents/<id>/ topics (default: the host name)")
     add("--publish-frames", action="store_true", help="publish what is shown, retained, to agents/<id>/frame")
+    add("--max-pods", type=positive(int), default=DEFAULT_MAX_PODS, metavar="N",
+        help="pods held per node; more are counted and shown as overflow (default: %(default)s)")
     add_broker_option(parser)
+    add_health_options(parser)
     add_logging_options(parser)
     return parser
-
-
-def leds_value(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def brightness_value(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:  # also rejects nan
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text!r}")
-    return value
 
 
 def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AgentConfig:
@@ -88,6 +90,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         brightness=args.brightness,
         topics=Topics(args.topic_prefix),
         publish_frames=args.publish_frames,
+        max_pods=int(args.max_pods),
     )
 
 
@@ -103,4 +106,34 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     log.info("agent %s showing %s on %s via %s", config.agent_id, ", ".join(config.nodes), args.device,
              config.broker.redacted())
-    return run_until_stopped(Agent(config, device))
+    try:
+        return run_until_stopped(Served(Agent(config, device), args))
+    except OSError as e:  # the health port is taken, or the address is not ours
+        log.error("cannot serve health and metrics on %s:%s: %s", args.http_host, args.http_port, e)
+        return 1
+
+
+class Served:
+    """The agent, and its health server (``--http-port``) from the moment the agent runs.
+
+    Started after the agent, so ``/healthz`` never answers for an agent not started yet;
+    stopped before it. A port that cannot be served stops the agent again and raises.
+    """
+
+    def __init__(self, agent: Agent, args: argparse.Namespace) -> None:
+        self._agent = agent
+        self._args = args
+        self._health: HealthServer | None = None
+
+    def start(self) -> None:
+        self._agent.start()
+        try:
+            self._health = serve_health(self._agent, self._args)
+        except OSError:
+            self._agent.stop()
+            raise
+
+    def stop(self) -> None:
+        if self._health is not None:
+            self._health.stop()
+        self._agent.stop()

@@ -12,7 +12,13 @@ Runs on its own thread so that message handling never waits for a device. Each t
 
 A device that fails is counted (``device_errors``) and logged at most once per
 interval; the loop carries on, and the next changed frame tries again. On :meth:`stop`
-the device is blanked (all ``000000``) and closed.
+the device is blanked (all ``000000``) and closed — unless it hangs in a write.
+
+For health and metrics (``led_agent.agent``) the loop keeps what it already knows: when
+its last turn started (:meth:`alive`: the thread runs and turned within
+:data:`STALL_SECONDS`, which a device write hanging for good fails), whether the last
+device write failed and why (:attr:`device_error`), and the frames computed per second,
+measured over windows of about :data:`RATE_WINDOW_SECONDS` (:attr:`frame_rate`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 60.0
 IDLE_WAIT_SECONDS = 1.0
+STALL_SECONDS = 10.0  # an idle loop turns every IDLE_WAIT_SECONDS; ten of them missed is a hang
+RATE_WINDOW_SECONDS = 2.0
+STOP_SECONDS = 2.0  # a turn takes milliseconds; longer is a device that hangs
 
 FramesHook = Callable[[Mapping[str, Frame]], None]
 
@@ -44,16 +53,22 @@ class RenderLoop:
         brightness: float,
         fps: float = DEFAULT_FPS,
         on_frames: FramesHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._board = board
         self._device = device
         self._brightness = brightness
         self._period = 1.0 / fps
         self._on_frames = on_frames
+        self._clock = clock
         self._shown: dict[str, Frame] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors = RateLimitedLog(log, interval=10.0)
+        self.last_turn: float | None = None
+        self.device_error: str | None = None  # why the last device write failed; None after a success
+        self.frame_rate = 0.0
+        self._window = (clock(), 0)  # (start, renders then)
 
     @property
     def shown(self) -> dict[str, Frame]:
@@ -64,12 +79,25 @@ class RenderLoop:
         self._thread = threading.Thread(target=self._run, name="render", daemon=True)
         self._thread.start()
 
-    def stop(self, *, timeout: float = 5.0) -> None:
-        """Stop the loop, blank the device, close it."""
+    def alive(self) -> bool:
+        """The loop runs and started a turn within STALL_SECONDS."""
+        running = self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
+        return running and self.last_turn is not None and self._clock() - self.last_turn < STALL_SECONDS
+
+    def stop(self, *, timeout: float = STOP_SECONDS) -> None:
+        """Stop the loop, blank the device, close it.
+
+        A loop still inside a device write after ``timeout`` is hung on the device: then the
+        device is left alone (a second write would hang the stop too), so that the agent
+        still publishes ``offline`` and exits within its pod's grace period.
+        """
         self._stopping.set()
         self._board.wake()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the device did not return within %g s; leaving it as it is", timeout)
+                return
         dark = {node: (DARK,) * self._board.leds for node in self._board.nodes}
         self._write({n: f for n, f in dark.items() if self._shown.get(n) != f})
         try:
@@ -90,9 +118,11 @@ class RenderLoop:
             self._device.show(changed, self._brightness)
         except DeviceError as e:
             self._board.counters.device_errors += 1
+            self.device_error = str(e) or type(e).__name__
             self._errors.report("show", "%s", e)
             return False
         self._board.counters.device_writes += 1
+        self.device_error = None
         self._shown.update(changed)
         if self._on_frames is not None:
             self._on_frames(self.shown)
@@ -100,13 +130,21 @@ class RenderLoop:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            started = time.monotonic()
+            started = self.last_turn = self._clock()
+            self._measure(started)
             try:
                 self.step()
             except Exception as e:  # a backend bug must not freeze the strip for good
-                self._errors.report("bug", "render step failed: %r", e)
+                self._errors.report("bug", "render step failed: %r", e, exc_info=e)
             if not self._board.animated():
                 self._board.wait_changed(IDLE_WAIT_SECONDS)
-            rest = self._period - (time.monotonic() - started)
+            rest = self._period - (self._clock() - started)
             if rest > 0:
                 self._stopping.wait(rest)
+
+    def _measure(self, now: float) -> None:
+        """Update :attr:`frame_rate` once a window is over."""
+        start, renders = self._window
+        if now - start >= RATE_WINDOW_SECONDS:
+            self.frame_rate = (self._board.counters.renders - renders) / (now - start)
+            self._window = (now, self._board.counters.renders)

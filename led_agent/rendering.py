@@ -14,7 +14,8 @@ Seed semantics, kept:
   slot; a ghost whose flash is over is simply not shown, which closes the gap.
 - More pods (and ghosts) than LEDs: the extra ones are not shown and the *last LED*
   alternates every :data:`OVERFLOW_PERIOD` / 2 seconds between its own pod and white
-  ``ffffff`` — the count of lit LEDs stays honest, and "there is more" is visible.
+  ``ffffff`` — the count of lit LEDs stays honest, and "there is more" is visible. Pods
+  beyond the list's cap (``hidden``, see ``bus.ordering``) count as more, too.
 
 Pod states (``None`` — a minimal publisher — counts as ready):
 
@@ -27,12 +28,16 @@ Pod states (``None`` — a minimal publisher — counts as ready):
 
 All time-based effects take their phase from the absolute clock, so all terminating pods
 blink in step and a frame is reproducible from ``now`` alone.
+
+Cost: a frame looks at the first ``leds`` slots only, and the scene keeps its live and
+ghost counts, so a node with a thousand pods renders as fast as one with ten.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 from bus.messages import PodEntry, PodState
 from bus.ordering import Changes
@@ -77,37 +82,56 @@ class Scene:
 
     Invariant: the number of live slots equals the length of the list, so the k-th live
     slot shows the list's k-th pod; the list's order is therefore always what is shown,
-    and ghosts only delay when the pods after them move up.
+    and ghosts only delay when the pods after them move up. The live and ghost counts are
+    kept, so that nothing per frame or per message walks every slot of a long list.
     """
 
     def __init__(self) -> None:
         self._slots: list[Slot] = []
+        self._live = 0  # slots that are None
+        self._ghosts = 0  # slots that are a Ghost, flashing or not yet pruned
 
     def apply(self, changes: Changes, *, live_count: int, now: float) -> None:
         """Turn removed pods into ghosts where they stood; keep live slots = list length."""
-        live_at = [i for i, slot in enumerate(self._slots) if slot is None]
-        for index, key in changes.removed:
-            if index < len(live_at):
-                self._slots[live_at[index]] = Ghost(key, now)
+        if changes.removed:
+            live_at = [i for i, slot in enumerate(self._slots) if slot is None]
+            for index, key in changes.removed:
+                if index < len(live_at):
+                    self._slots[live_at[index]] = Ghost(key, now)
+                    self._live -= 1
+                    self._ghosts += 1
         self._fit(live_count)
 
     def _fit(self, live_count: int) -> None:
-        missing = live_count - sum(1 for slot in self._slots if slot is None)
-        self._slots.extend([None] * max(0, missing))
-        while missing < 0:  # only if a caller broke the invariant: drop trailing live slots
+        missing = live_count - self._live
+        if missing > 0:
+            self._slots.extend([None] * missing)
+            self._live = live_count
+        while self._live > live_count:  # only if a caller broke the invariant: drop trailing live slots
             last_live = max(i for i, slot in enumerate(self._slots) if slot is None)
             del self._slots[last_live]
-            missing += 1
+            self._live -= 1
 
     def prune(self, now: float) -> None:
         """Forget ghosts whose flash is over (``visible`` already ignores them)."""
-        self._slots = [s for s in self._slots if s is None or s.alive(now)]
+        if self._ghosts:
+            self._slots = [s for s in self._slots if s is None or s.alive(now)]
+            self._ghosts = len(self._slots) - self._live
 
-    def visible(self, now: float) -> list[Slot]:
-        return [s for s in self._slots if s is None or s.alive(now)]
+    def visible(self, now: float) -> Iterator[Slot]:
+        """The slots shown at ``now``, in order (lazily: a frame reads only the first few)."""
+        if not self._ghosts:
+            return iter(self._slots)
+        return (s for s in self._slots if s is None or s.alive(now))
+
+    def ghosts(self, now: float) -> int:
+        """How many ghosts are flashing at ``now``."""
+        if not self._ghosts:
+            return 0
+        return sum(1 for s in self._slots if s is not None and s.alive(now))
 
     def flashing(self, now: float) -> bool:
-        return any(s is not None and s.alive(now) for s in self._slots)
+        return self.ghosts(now) > 0
 
 
 def scale(color: str, level: float) -> str:
@@ -139,23 +163,33 @@ def pod_color(entry: PodEntry, now: float) -> str:
     return color
 
 
-def render(entries: Sequence[PodEntry], scene: Scene, *, leds: int, now: float) -> Frame:
-    """The frame of one node at ``now``: exactly ``leds`` colours."""
+def render(entries: Sequence[PodEntry], scene: Scene, *, leds: int, now: float, more: int = 0) -> Frame:
+    """The frame of one node at ``now``: exactly ``leds`` colours.
+
+    ``more``: how many pods of the node follow ``entries`` without being passed (a caller
+    may pass only the first ``leds``; pods hidden beyond the list's cap count too). They
+    are never shown, but they make the last LED signal overflow.
+    """
     live = iter(entries)
     colors: list[str] = []
-    for slot in scene.visible(now):
+    for slot in islice(scene.visible(now), leds):
         if slot is not None:
             colors.append(slot.color(now))
         elif (entry := next(live, None)) is not None:
             colors.append(pod_color(entry, now))
-    colors.extend(pod_color(entry, now) for entry in live)  # robust if the scene lags the list
-    if len(colors) > leds and not blink_on(now, 1 / OVERFLOW_PERIOD):
+    colors.extend(pod_color(entry, now) for entry in islice(live, leds - len(colors)))  # if the scene lags
+    if overflowing(entries, scene, leds=leds, now=now, more=more) and not blink_on(now, 1 / OVERFLOW_PERIOD):
         colors[leds - 1] = WHITE
-    return tuple(colors[:leds]) + (DARK,) * max(0, leds - len(colors))
+    return tuple(colors) + (DARK,) * (leds - len(colors))
 
 
-def animated(entries: Sequence[PodEntry], scene: Scene, *, leds: int, now: float) -> bool:
+def overflowing(entries: Sequence[PodEntry], scene: Scene, *, leds: int, now: float, more: int = 0) -> bool:
+    """Whether there is more to show than LEDs (pods, flashing ghosts, and ``more`` pods)."""
+    return len(entries) + scene.ghosts(now) + more > leds
+
+
+def animated(entries: Sequence[PodEntry], scene: Scene, *, leds: int, now: float, more: int = 0) -> bool:
     """Whether the frame can change with time alone (else the renderer may sleep)."""
-    if scene.flashing(now) or max(len(scene.visible(now)), len(entries)) > leds:
+    if scene.flashing(now) or overflowing(entries, scene, leds=leds, now=now, more=more):
         return True
     return any(e.state in (PodState.UNREADY, PodState.TERMINATING) for e in entries[:leds])

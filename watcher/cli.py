@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import threading
 
 from bus.arguments import UsageParser, positive
-from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, run_until_stopped
+from bus.shell import (
+    add_broker_option,
+    add_health_options,
+    add_logging_options,
+    broker_from_args,
+    configure_logging,
+    run_until_stopped,
+    serve_health,
+)
 from bus.topics import TopicError, Topics, validate_node
-from watcher.kube import KubeError, PodApi, Timeouts, load_configuration
+from watcher.errors import KubeError
+from watcher.kube import PodApi, load_configuration
 from watcher.service import Watcher, WatcherConfig
 
 log = logging.getLogger("watcher")
@@ -34,8 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-watch-timeout", type=positive(), default=300.0,
                         help="server-side watch timeout, jittered up to twice this (default: %(default)s s)")
     parser.add_argument("--watch-read-timeout", type=positive(), default=120.0,
-                        help="client read timeout on watches; keep it above the bookmark interval (~60 s)")
+                        help="longest silence on a watch before it counts as stalled, and the limit until the "
+                             "server's bookmark interval is known (default: %(default)s s)")
+    parser.add_argument("--stall-intervals", type=positive(), default=2.0,
+                        help="a watch silent for this many of the server's bookmark intervals is stalled "
+                             "(default: %(default)s)")
+    parser.add_argument("--degraded-after", type=positive(), default=5.0,
+                        help="seconds without list/watch before the node status says degraded (default: %(default)s)")
     add_broker_option(parser)
+    add_health_options(parser)
     add_logging_options(parser)
     return parser
 
@@ -52,6 +67,9 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             topics=Topics(args.topic_prefix),
             snapshot_interval=args.snapshot_interval,
             min_watch_timeout=args.min_watch_timeout,
+            watch_read_timeout=args.watch_read_timeout,
+            stall_intervals=args.stall_intervals,
+            degraded_after=args.degraded_after,
         )
     except TopicError as e:
         parser.error(str(e))
@@ -67,21 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     except KubeError as e:
         log.error("%s", e)
         return 1
-    timeouts = Timeouts(watch_read=args.watch_read_timeout, watchdog=args.watch_read_timeout * 1.5)
-    watcher = Watcher(config, PodApi(configuration, timeouts=timeouts))
+    watcher = Watcher(config, PodApi(configuration))
     log.info("watching %s on %s, publishing to %s", config.single_node or "all nodes",
              configuration.host, config.broker.redacted())
-    return run_until_stopped(_Background(watcher))
-
-
-class _Background:
-    """The watcher's start waits for the broker as long as it is down: run it beside the main thread."""
-
-    def __init__(self, watcher: Watcher) -> None:
-        self._watcher = watcher
-
-    def start(self) -> None:
-        threading.Thread(target=self._watcher.start, name="start", daemon=True).start()
-
-    def stop(self) -> None:
-        self._watcher.stop()
+    health = serve_health(watcher, args)
+    try:
+        return run_until_stopped(watcher)
+    finally:
+        if health is not None:
+            health.stop()

@@ -1,23 +1,20 @@
-"""Raw pod list and watch calls over the official ``kubernetes`` client.
+"""Raw pod list and watch calls over the official ``kubernetes`` client: the real :class:`PodSource`.
 
 We use the client for what it is good at — configuration, authentication, TLS, the
 HTTP pool — and call the generated API with ``_preload_content=False``: pods stay plain
 JSON dicts (no model deserialisation per event), and the watch stream is read line by
-line here instead of through ``kubernetes.watch.Watch``, which neither lists, relists
-nor diffs, and which can end silently.
+line (``streams.py``) instead of through ``kubernetes.watch.Watch``, which neither
+lists, relists nor diffs, and which can end silently.
 
-Errors (one tree for this boundary)::
+Every failure leaves this module as one of :mod:`watcher.errors`, chained with
+``raise … from``: HTTP statuses by code (410 ``Expired``, 429 ``TooManyRequests`` with
+its Retry-After, else ``ApiRejected``), a watch read timeout as ``Stalled``, anything
+else on the connection as ``StreamBroken``.
 
-    KubeError
-    ├── Expired          410 Gone / "too old resource version": relist
-    ├── TooManyRequests  429, with the server's Retry-After
-    ├── ApiRejected      any other HTTP error status (4xx/5xx)
-    └── StreamBroken     connection refused/reset, read timeout, stalled or garbled stream
-
-Time: every request has a connect and a read timeout. For a watch the read timeout is
-longer than the server's bookmark interval (about a minute), so silence means a dead
-connection; the stream also gives up when bytes trickle in without a complete event for
-``watchdog`` seconds.
+Time: every request has a connect and a read timeout. A watch's read timeout is the
+loop's stall timeout (``stall_after``), which the loop tightens on an open stream once
+it knows the server's bookmark interval (the socket's timeout is changed in place); the
+same number bounds how long bytes may trickle in without a complete event.
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, cast
@@ -35,47 +32,19 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from watcher.errors import ApiRejected, Expired, KubeError, Stalled, StreamBroken, TooManyRequests
+from watcher.sources import PodQuery, RawObject, WatchEvent
+from watcher.streams import read_events
 
-class KubeError(Exception):
-    """Anything that went wrong talking to the API server."""
-
-
-class Expired(KubeError):
-    """The resourceVersion we asked for is gone from the server's history (410)."""
-
-
-class TooManyRequests(KubeError):
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class ApiRejected(KubeError):
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class StreamBroken(KubeError):
-    """The connection failed, timed out or carried something that is not a watch event."""
-
-
-@dataclass(frozen=True)
-class PodQuery:
-    namespace: str | None
-    label_selector: str
-    field_selector: str | None
+MAX_RETRY_AFTER_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
 class Timeouts:
+    """Connect and list-read timeouts; a watch's read timeout is the loop's ``stall_after``."""
+
     connect: float = 10.0
     list_read: float = 60.0
-    watch_read: float = 120.0
-    watchdog: float = 180.0
-
-
-WatchEvent = tuple[str, dict[str, Any]]
 
 
 def load_configuration(kubeconfig: str | None = None, context: str | None = None) -> client.Configuration:
@@ -103,42 +72,48 @@ def _no_retries(configuration: client.Configuration) -> client.Configuration:
 
 
 class PodApi:
+    """A :class:`watcher.sources.PodSource` over the official client."""
+
     def __init__(self, configuration: client.Configuration, *, timeouts: Timeouts = Timeouts()) -> None:
         self._core = client.CoreV1Api(client.ApiClient(configuration))
         self.timeouts = timeouts
         self._open: set[urllib3.HTTPResponse] = set()
         self._lock = threading.Lock()
+        self._closed = False
 
     def close(self) -> None:
-        """Interrupt every open watch (a blocked read wakes up with StreamBroken)."""
+        """Interrupt every open watch (a blocked read wakes up with StreamBroken) and refuse new calls."""
         with self._lock:
+            self._closed = True
             responses = list(self._open)
         for response in responses:
             _shutdown(response)
 
-    def list(self, query: PodQuery, *, resource_version: str) -> tuple[list[dict[str, Any]], str]:
+    def list(self, query: PodQuery, *, resource_version: str) -> tuple[list[RawObject], str]:
         """List matching pods; returns the items and the list's resourceVersion."""
         response = self._call(query, resource_version=resource_version,
                               _request_timeout=(self.timeouts.connect, self.timeouts.list_read))
         try:
-            body = json.loads(response.data)
-            return list(body.get("items") or []), str(body["metadata"]["resourceVersion"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise StreamBroken(f"unreadable pod list: {e}") from e
+            return _pod_list(response.data)
+        except urllib3.exceptions.HTTPError as e:
+            raise StreamBroken(f"pod list broke off: {e}") from e
         finally:
             response.release_conn()
 
     @contextmanager
-    def watch(self, query: PodQuery, *, resource_version: str, timeout_seconds: int) -> Iterator[Iterator[WatchEvent]]:
-        """Open a watch from ``resource_version``; yields an iterator of (type, object)."""
+    def watch(self, query: PodQuery, *, resource_version: str, timeout_seconds: int,
+              stall_after: float) -> Iterator[ResponseStream]:
+        """Open a watch from ``resource_version``; yields its stream of (type, object)."""
         response = self._call(
             query, watch=True, resource_version=resource_version, allow_watch_bookmarks=True,
-            timeout_seconds=timeout_seconds, _request_timeout=(self.timeouts.connect, self.timeouts.watch_read),
+            timeout_seconds=timeout_seconds, _request_timeout=(self.timeouts.connect, stall_after),
         )
         with self._lock:
             self._open.add(response)
+            if self._closed:  # close() ran while this watch was opening
+                _shutdown(response)
         try:
-            yield read_events(_chunks(response), watchdog=self.timeouts.watchdog, clock=time.monotonic)
+            yield ResponseStream(response, stall_after)
         finally:
             with self._lock:
                 self._open.discard(response)
@@ -146,6 +121,8 @@ class PodApi:
             response.release_conn()
 
     def _call(self, query: PodQuery, **kwargs: Any) -> urllib3.HTTPResponse:
+        if self._closed:
+            raise StreamBroken("the pod source is closed")
         selectors: dict[str, Any] = {"label_selector": query.label_selector, "_preload_content": False}
         if query.field_selector:
             selectors["field_selector"] = query.field_selector
@@ -159,6 +136,43 @@ class PodApi:
             raise _classify(e) from e
         except urllib3.exceptions.HTTPError as e:
             raise StreamBroken(f"API server unreachable: {e}") from e
+
+
+class ResponseStream:
+    """A :class:`watcher.sources.WatchStream` over one open watch response."""
+
+    def __init__(self, response: urllib3.HTTPResponse, stall_after: float) -> None:
+        self._response = response
+        self._stall_after = stall_after
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        return read_events(self._chunks(), stall_after=lambda: self._stall_after, clock=time.monotonic)
+
+    def stall_after(self, seconds: float) -> None:
+        self._stall_after = seconds
+        sock = getattr(self._response.connection, "sock", None)
+        if sock is not None:
+            with suppress(OSError):  # closed under us: the next read says so
+                sock.settimeout(seconds)
+
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            yield from self._response.stream(amt=None, decode_content=False)
+        except urllib3.exceptions.ReadTimeoutError as e:
+            raise Stalled(f"watch stream stalled: no event or bookmark for {self._stall_after:g} s") from e
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise StreamBroken(f"watch stream broke: {e}") from e
+
+
+def _pod_list(data: bytes) -> tuple[list[RawObject], str]:
+    try:
+        body = json.loads(data)
+        items, version = body.get("items") or [], body["metadata"]["resourceVersion"]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        raise StreamBroken(f"unreadable pod list: {str(e)[:200]}") from e
+    if not isinstance(items, list) or not isinstance(version, str | int):
+        raise StreamBroken(f"unreadable pod list: items {type(items).__name__}, version {version!r:.40}")
+    return items, str(version)
 
 
 def _shutdown(response: urllib3.HTTPResponse) -> None:
@@ -182,62 +196,16 @@ def _classify(e: ApiException) -> KubeError:
 def _status_message(body: object) -> str | None:
     try:
         message = json.loads(body)["message"] if isinstance(body, str | bytes) else None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
-    return str(message) if message else None
+    return str(message)[:200] if message else None
 
 
 def _seconds(value: object) -> float:
+    """Retry-After in seconds, bounded; an HTTP date or garbage counts as one second."""
     try:
-        return max(0.0, float(str(value)))
+        seconds = float(str(value))
     except ValueError:
         return 1.0
+    return min(MAX_RETRY_AFTER_SECONDS, seconds) if seconds >= 0 else 1.0
 
-
-def _chunks(response: urllib3.HTTPResponse) -> Iterator[bytes]:
-    try:
-        yield from response.stream(amt=None, decode_content=False)
-    except urllib3.exceptions.HTTPError as e:
-        raise StreamBroken(f"watch stream broke: {e}") from e
-    except OSError as e:
-        raise StreamBroken(f"watch stream broke: {e}") from e
-
-
-def iter_lines(chunks: Iterable[bytes], *, watchdog: float, clock: Callable[[], float]) -> Iterator[bytes]:
-    """Split byte chunks into lines; raise StreamBroken if no complete line for ``watchdog`` s."""
-    pending = b""
-    last_line = clock()
-    for chunk in chunks:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            if line.strip():
-                last_line = clock()
-                yield line
-        if clock() - last_line > watchdog:
-            raise StreamBroken(f"watch stream stalled: no complete event for {watchdog:g} s")
-    if pending.strip():
-        yield pending
-
-
-def parse_event(line: bytes) -> WatchEvent:
-    """One watch line → (type, object); an ERROR event becomes the matching KubeError."""
-    try:
-        event = json.loads(line)
-        kind, obj = event["type"], event["object"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise StreamBroken(f"not a watch event: {line[:200]!r}") from e
-    if not isinstance(kind, str) or not isinstance(obj, dict):
-        raise StreamBroken(f"not a watch event: {line[:200]!r}")
-    if kind == "ERROR":
-        code, message = obj.get("code"), obj.get("message", "")
-        if code == 410 or obj.get("reason") in {"Expired", "Gone"}:
-            raise Expired(f"410 Gone: {message}")
-        raise ApiRejected(f"watch error {code}: {message}", status=int(code or 0))
-    return kind, obj
-
-
-def read_events(chunks: Iterable[bytes], *, watchdog: float, clock: Callable[[], float]) -> Iterator[WatchEvent]:
-    """Watch events from a chunk stream."""
-    for line in iter_lines(chunks, watchdog=watchdog, clock=clock):
-        yield parse_event(line)

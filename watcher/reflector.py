@@ -16,6 +16,10 @@ lists, watches, backs off and relists lives in ``watching.py`` and feeds this co
   snapshot, publishes exactly the differences.
 - Each watch stream covers a scope (one namespace, or all): a relist only tombstones
   pods of its own scope.
+- A pod object the watcher cannot read (``podviews.MalformedPod``): :meth:`Reflector.apply`
+  raises it for the caller to count and changes nothing; :meth:`Reflector.replace` reads
+  the list as if that object were not in it, and returns it beside the events, so one
+  bad pod never hides the others.
 
 Nodes whose list changed are marked dirty so their snapshot gets republished.
 """
@@ -23,13 +27,18 @@ Nodes whose list changed are marked dirty so their snapshot gets republished.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import NamedTuple
 
 from bus.messages import NodeSnapshot, PodEvent
 from watcher.ledgers import NodeLedger
-from watcher.podviews import PodView, view_pod
+from watcher.podviews import MalformedPod, PodView, view_pod
 
-ALL_NAMESPACES: str | None = None
+
+class Replaced(NamedTuple):
+    """What a relist did: the bus events to publish, and the pod objects it skipped."""
+
+    events: list[PodEvent]
+    malformed: list[MalformedPod]
 
 
 class Reflector:
@@ -71,17 +80,17 @@ class Reflector:
 
     # -- watch events -------------------------------------------------------------------
 
-    def apply(self, event_type: str, pod: dict[str, Any]) -> list[PodEvent]:
+    def apply(self, event_type: str, pod: object) -> list[PodEvent]:
         """One watch event → the bus events it causes (often none). Raises MalformedPod."""
         view = view_pod(pod, color_label=self._color_label)
         if event_type == "DELETED" or not self._shown(view):
             return self._remove_all([view.key])
         return self._upsert(view)
 
-    def replace(self, namespace: str | None, pods: Iterable[dict[str, Any]]) -> list[PodEvent]:
+    def replace(self, namespace: str | None, pods: Iterable[object]) -> Replaced:
         """A full list for one scope → removes for vanished pods, then updates and adds."""
-        views = [view_pod(p, color_label=self._color_label) for p in sorted(pods, key=_creation_order)]
-        shown = {v.key: v for v in views if self._shown(v)}
+        views, malformed = self._views(pods)
+        shown = {v.key: v for v in sorted(views, key=_creation_order) if self._shown(v)}
         vanished = [
             e.key
             for ledger in self.ledgers.values()
@@ -91,7 +100,7 @@ class Reflector:
         events = self._remove_all(vanished)
         for view in shown.values():
             events += self._upsert(view)
-        return events
+        return Replaced(events, malformed)
 
     # -- snapshots ----------------------------------------------------------------------
 
@@ -104,6 +113,16 @@ class Reflector:
         return [ledger.snapshot(now=self._now()) for _, ledger in sorted(self.ledgers.items())]
 
     # -- internals ----------------------------------------------------------------------
+
+    def _views(self, pods: Iterable[object]) -> tuple[list[PodView], list[MalformedPod]]:
+        views: list[PodView] = []
+        malformed: list[MalformedPod] = []
+        for pod in pods:
+            try:
+                views.append(view_pod(pod, color_label=self._color_label))
+            except MalformedPod as e:
+                malformed.append(e)
+        return views, malformed
 
     def _shown(self, view: PodView) -> bool:
         if view.finished or view.node is None:
@@ -119,7 +138,7 @@ class Reflector:
         ledger = self.ledgers.get(view.node)
         if ledger is None:
             ledger = self.ledgers[view.node] = NodeLedger(view.node, epoch=self._epoch)
-        event = ledger.upsert(view.entry(), now=self._now())
+        event = ledger.upsert(view.entry, now=self._now())
         self._where[view.key] = view.node
         return events + self._changed(view.node, event)
 
@@ -138,6 +157,5 @@ class Reflector:
         return [event]
 
 
-def _creation_order(pod: dict[str, Any]) -> tuple[str, str, str]:
-    meta = pod.get("metadata") or {}
-    return (str(meta.get("creationTimestamp") or ""), str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+def _creation_order(view: PodView) -> tuple[str, str, str]:
+    return view.created, view.entry.namespace or "", view.entry.pod

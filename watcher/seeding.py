@@ -63,6 +63,10 @@ class SnapshotReader:
             return
         self.snapshots[node] = snapshot
 
+    def abort(self) -> None:
+        """End a :meth:`read` that is waiting (the watcher is stopping)."""
+        self._done.set()
+
     def read(self, connection: BusConnection, *, timeout: float) -> dict[str, NodeSnapshot]:
         """Subscribe, wait for the marker, unsubscribe; returns the snapshots by node."""
         filters = [self._topics.state(n) for n in sorted(self._nodes)] if self._nodes else [self._topics.state_filter()]

@@ -1,16 +1,27 @@
 """The watcher process: Kubernetes list/watch in, bus messages out.
 
-Threads: one :class:`ListWatcher` per watched scope (all namespaces, or one per
-``--namespace``), a snapshot flusher, and paho's network thread. The reflector core is
-shared and guarded by one lock; events are published inside it, so ``seq`` order on the
-wire is the order of the ledger.
+Threads: ``start`` (connect, seed, then start the others; :meth:`Watcher.start` returns
+at once), one :class:`ListWatcher` per watched scope (all namespaces, or one per
+``--namespace``), ``snapshots`` (coalesced snapshots and the node status), and paho's
+network thread. The reflector core is shared and guarded by one lock; events are
+published inside it, so ``seq`` order on the wire is the order of the ledger.
 
 Start-up: connect to the broker (retrying while it is down), read the retained
 snapshots (``seeding.py``), seed the reflector with them, then list and watch. Until
 every scope has listed once, nothing is republished: the old retained snapshot stays
 authoritative. After that, snapshots of changed nodes are republished at most every
-``snapshot_interval`` seconds, and all snapshots plus ``online`` on every reconnect
+``snapshot_interval`` seconds, and all snapshots plus the status on every reconnect
 (which heals a broker that lost its retained messages).
+
+Status: ``online`` while the API answers; ``degraded`` once some scope has been unable
+to list or watch for ``degraded_after`` seconds (``ScopeHealth``), ``online`` again when
+it is back; ``offline`` on a clean stop (and as the last will). A node watcher says it
+on ``nodes/<node>/status``; an ``--all-nodes`` watcher on every node it announced and
+on its own ``watchers/<id>/status``.
+
+Malformed pods are skipped and counted where they are read (``podviews.view_pod``, via
+the reflector), logged rate-limited; the watch goes on. Health and metrics
+(``monitoring.py``) read the counters kept here and in each loop.
 """
 
 from __future__ import annotations
@@ -24,16 +35,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bus.connection import BusConnection, Message
-from bus.messages import OFFLINE, ONLINE, NodeSnapshot, PodEvent, utc_timestamp
+from bus.health import Health, Metric
+from bus.messages import DEGRADED, OFFLINE, ONLINE, NodeSnapshot, PodEvent, utc_timestamp
+from bus.ratelimit import RateLimitedLog
 from bus.topics import Topics
 from bus.urls import BrokerUrl
-from watcher.kube import PodApi, PodQuery
+from watcher import monitoring
 from watcher.podviews import MalformedPod
 from watcher.reflector import Reflector
 from watcher.seeding import SnapshotReader
-from watcher.watching import ListWatcher
+from watcher.sources import PodQuery, PodSource
+from watcher.watching import ListWatcher, StallPolicy
 
 log = logging.getLogger(__name__)
+
+MALFORMED = "malformed_pod"
+STOP_BUDGET_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,9 @@ class WatcherConfig:
     snapshot_interval: float = 0.2
     seed_timeout: float = 5.0
     min_watch_timeout: float = 300.0
+    watch_read_timeout: float = 120.0
+    stall_intervals: float = 2.0
+    degraded_after: float = 5.0
 
     @property
     def single_node(self) -> str | None:
@@ -63,16 +83,21 @@ class WatcherConfig:
 class WatcherStats:
     published_events: int = 0
     published_snapshots: int = 0
-    malformed_pods: int = 0
+    internal_errors: int = 0
 
 
 class Watcher:
-    def __init__(self, config: WatcherConfig, api: PodApi, *, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: WatcherConfig, source: PodSource, *, wall_clock: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
-        self.api = api
+        self.source = source
+        self.clock = clock
+        self.started = clock()
         self.stats = WatcherStats()
+        self.bad_input = RateLimitedLog(log, clock=clock)
         self.epoch = f"{int(wall_clock() * 1000):x}-{uuid.uuid4().hex[:6]}"
         self.watcher_id = f"watcher-{config.single_node or 'all'}-{uuid.uuid4().hex[:8]}"
+        self.status = ONLINE
         self._topics = config.topics
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -90,39 +115,39 @@ class Watcher:
             on_connect=self._on_connect,
         )
         self.list_watchers = [
-            ListWatcher(api=api, query=q, sink=self, stop=self._stop, min_watch_timeout=config.min_watch_timeout)
+            ListWatcher(source=source, query=q, sink=self, stop=self._stop, min_watch_timeout=config.min_watch_timeout,
+                        stall=StallPolicy(ceiling=config.watch_read_timeout, intervals=config.stall_intervals),
+                        clock=clock)
             for q in config.queries()
         ]
-        self._threads: list[threading.Thread] = []
+        self.threads: list[threading.Thread] = []
+        self.start_error: str | None = None
+
+    @property
+    def malformed_pods(self) -> int:
+        return self.bad_input.counts[MALFORMED]
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def start(self, *, broker_wait_log_every: float = 5.0) -> None:
-        """Connect (waiting as long as the broker is down), seed, then list and watch."""
+    def start(self) -> None:
+        """Return at once; connecting (as long as the broker is down), seeding and watching go on in threads."""
         self.connection.start()
-        while not self.connection.wait_connected(broker_wait_log_every):
-            if self._stop.is_set():
-                return
-            log.warning("still waiting for broker %s", self.config.broker.redacted())
-        for snapshot in self._reader.read(self.connection, timeout=self.config.seed_timeout).values():
-            log.info("continuing %s from retained snapshot: seq %d, %d pods", snapshot.node, snapshot.seq,
-                     len(snapshot.pods))
-            self.reflector.seed(snapshot)
-        with self._lock:
-            self._publish_events(self.reflector.prune_outside(self.config.namespaces))
-        for lw in self.list_watchers:
-            self._spawn(lw.run, f"watch-{lw.query.namespace or 'all'}")
-        self._spawn(self._flush_loop, "snapshots")
+        self._spawn(self._start_up, "start")
 
     def wait_synced(self, timeout: float) -> bool:
         """True once every scope has listed and the first snapshots are out."""
         return self._live.wait(timeout)
 
     def stop(self) -> None:
+        """Stop the loops (within a few seconds, whatever they were doing), say ``offline``, disconnect."""
         self._stop.set()
-        self.api.close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._reader.abort()
+        self.source.close()
+        deadline = self.clock() + STOP_BUDGET_SECONDS
+        joined = 0
+        while joined < len(self.threads):  # "start" first: it may still add the others
+            self.threads[joined].join(timeout=max(0.0, deadline - self.clock()))
+            joined += 1
         with self._lock:
             if self._live.is_set():
                 self._publish_snapshots(self.reflector.take_dirty())
@@ -131,53 +156,120 @@ class Watcher:
                     self.connection.publish(self._topics.status(node), OFFLINE, qos=1, retain=True)
         self.connection.stop()
 
+    def _start_up(self, *, broker_wait_log_every: float = 5.0) -> None:
+        try:
+            if not self._wait_for_broker(broker_wait_log_every):
+                return
+            self._seed()
+            if not self._stop.is_set():
+                for lw in self.list_watchers:
+                    self._spawn(lw.run, f"watch-{lw.query.scope}")
+                self._spawn(self._flush_loop, "snapshots")
+        except Exception as e:  # nothing runs without start-up: say so, and /healthz fails
+            self.start_error = f"{type(e).__name__}: {e}"
+            log.exception("start-up failed; the watcher is not watching")
+
+    def _wait_for_broker(self, log_every: float) -> bool:
+        waited = 0.0
+        while not self.connection.wait_connected(0.2):
+            if self._stop.is_set():
+                return False
+            waited += 0.2
+            if waited >= log_every:
+                log.warning("still waiting for broker %s", self.config.broker.redacted())
+                waited = 0.0
+        return not self._stop.is_set()
+
+    def _seed(self) -> None:
+        for snapshot in self._reader.read(self.connection, timeout=self.config.seed_timeout).values():
+            log.info("continuing %s from retained snapshot: seq %d, %d pods", snapshot.node, snapshot.seq,
+                     len(snapshot.pods))
+            self.reflector.seed(snapshot)
+        with self._lock:
+            self._publish_events(self.reflector.prune_outside(self.config.namespaces))
+
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
+        self.threads.append(thread)
         thread.start()
-        self._threads.append(thread)
 
     # -- Kubernetes side (Sink for ListWatcher) ------------------------------------------
 
     def replaced(self, namespace: str | None, pods: list[dict[str, Any]]) -> None:
         with self._lock:
-            try:
-                events = self.reflector.replace(namespace, pods)
-            except MalformedPod as e:
-                self._malformed(e)
-                events = self.reflector.replace(namespace, [p for p in pods if _well_formed(p)])
+            events, malformed = self.reflector.replace(namespace, pods)
+            for error in malformed:
+                self._malformed(error)
             self._publish_events(events)
 
     def event(self, event_type: str, pod: dict[str, Any]) -> None:
         with self._lock:
             try:
-                self._publish_events(self.reflector.apply(event_type, pod))
+                events = self.reflector.apply(event_type, pod)
             except MalformedPod as e:
                 self._malformed(e)
+                return
+            self._publish_events(events)
 
     def _malformed(self, error: MalformedPod) -> None:
-        self.stats.malformed_pods += 1
-        log.warning("skipping malformed pod object: %s", error)
+        self.bad_input.report(MALFORMED, "skipping a pod object: %s", error)
 
     # -- bus side -----------------------------------------------------------------------
 
     def _flush_loop(self) -> None:
-        while not all(lw.synced.wait(0.1) for lw in self.list_watchers):
-            if self._stop.is_set():
-                return
-        with self._lock:
-            self._publish_snapshots(self.reflector.snapshots())
-            self.reflector.dirty.clear()
-        self._live.set()
         while not self._stop.wait(self.config.snapshot_interval):
-            with self._lock:
+            try:
+                self._flush()
+            except Exception:  # the next tick tries again; a bug here must not end the snapshots
+                self.stats.internal_errors += 1
+                log.exception("publishing snapshots failed")
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._update_status()
+            if self._live.is_set():
                 self._publish_snapshots(self.reflector.take_dirty())
+            elif all(lw.synced.is_set() for lw in self.list_watchers):
+                self._publish_snapshots(self.reflector.snapshots())
+                self.reflector.dirty.clear()
+                self._live.set()
+
+    def _update_status(self) -> None:
+        wanted = DEGRADED if self.degraded() else ONLINE
+        if wanted == self.status or not self.connection.connected:
+            return  # while disconnected, the reconnect (_on_connect) says it
+        self.status = wanted
+        if wanted == DEGRADED:
+            log.warning("cannot list/watch the API for %g s: status degraded (%s)", self.config.degraded_after,
+                        "; ".join(lw.health.reason for lw in self.list_watchers if not lw.health.healthy))
+        else:
+            log.info("listing and watching again: status online")
+        self._publish_status()
+
+    def degraded(self) -> bool:
+        now = self.clock()
+        return any(lw.health.unhealthy_for(now) >= self.config.degraded_after for lw in self.list_watchers)
+
+    def _publish_status(self) -> None:
+        self.connection.publish(self._own_status_topic, self.status, qos=1, retain=True)
+        if self.config.single_node is None:
+            for node in sorted(self._announced):
+                self.connection.publish(self._topics.status(node), self.status, qos=1, retain=True)
+
+    @property
+    def _own_status_topic(self) -> str:
+        assert self.connection.status_topic is not None
+        return self.connection.status_topic
 
     def _on_connect(self) -> None:
-        if not self._live.is_set():
-            return
+        """Paho's thread, after the connection said ``online``: the truth again, for a broker that may have lost it."""
         with self._lock:
-            self._announced.clear()
-            self._publish_snapshots(self.reflector.snapshots())
+            self.status = DEGRADED if self.degraded() else ONLINE
+            if self.status != ONLINE:
+                self.connection.publish(self._own_status_topic, self.status, qos=1, retain=True)
+            if self._live.is_set():
+                self._announced.clear()
+                self._publish_snapshots(self.reflector.snapshots())
 
     def _on_message(self, message: Message) -> None:
         self._reader.handle(message)
@@ -193,10 +285,13 @@ class Watcher:
             self.connection.publish(self._topics.state(snapshot.node), snapshot.to_payload(), qos=1, retain=True)
             self.stats.published_snapshots += 1
             if self.config.single_node is None and snapshot.node not in self._announced:
-                self.connection.publish(self._topics.status(snapshot.node), ONLINE, qos=1, retain=True)
+                self.connection.publish(self._topics.status(snapshot.node), self.status, qos=1, retain=True)
                 self._announced.add(snapshot.node)
 
+    # -- health and metrics (bus.health.Monitored) ----------------------------------------
 
-def _well_formed(pod: dict[str, Any]) -> bool:
-    meta = pod.get("metadata") or {}
-    return bool(meta.get("name")) and bool(meta.get("namespace"))
+    def health(self) -> Health:
+        return monitoring.health_of(self)
+
+    def metrics(self) -> list[Metric]:
+        return monitoring.metrics_of(self)

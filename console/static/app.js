@@ -7,7 +7,8 @@
 //
 // Test hooks: every light carries data-node, data-key, data-color, data-state (pending,
 // ready, unready, terminating, or removed for a ghost); window.wallState() returns the
-// model ({node: {status, pods: [{key, color, state}]}}).
+// model ({node: {status, hidden, pods: [{key, color, state}]}}); a node with pods beyond the
+// console's cap says "+N more" in its header (data-hidden).
 "use strict";
 
 const FLASH_MS = 900;
@@ -31,9 +32,9 @@ function nodeFor(name) {
   const el = document.createElement("div");
   el.className = "node";
   el.dataset.node = name;
-  el.innerHTML = '<h3><span class="name"></span><span class="status"></span></h3><div class="lights"></div>';
+  el.innerHTML = '<h3><span class="name"></span><span class="more"></span><span class="status"></span></h3><div class="lights"></div>';
   el.querySelector(".name").textContent = name;
-  node = { name, status: null, pods: [], slots: [], el };
+  node = { name, status: null, hidden: 0, pods: [], slots: [], el };
   nodes.set(name, node);
   const wall = $("wall");
   const after = [...wall.children].find((child) => natural(child.dataset.node, name) > 0);
@@ -59,6 +60,7 @@ function applyNode(update, now) {
   }
   node.pods = update.pods;
   node.status = update.status;
+  node.hidden = update.hidden || 0;
   fit(node);
   render(node, now);
   if (update.removed && update.removed.length) setTimeout(() => render(node, performance.now()), FLASH_MS + 20);
@@ -93,6 +95,8 @@ function render(node, now) {
     if (box.children[i] !== el) box.insertBefore(el, box.children[i] || null);
   });
   node.el.dataset.status = node.status || "unknown";
+  node.el.dataset.hidden = String(node.hidden);
+  node.el.querySelector(".more").textContent = node.hidden ? `+${node.hidden} more` : "";
   node.el.querySelector(".status").textContent = node.status === "offline" ? "watcher offline" : (node.status || "");
 }
 
@@ -121,7 +125,8 @@ function resetWall(views, now) {
 window.wallState = () => {
   const out = {};
   nodes.forEach((node, name) => {
-    out[name] = { status: node.status, pods: node.pods.map((p) => ({ key: p.key, color: p.color, state: p.state })) };
+    out[name] = { status: node.status, hidden: node.hidden,
+      pods: node.pods.map((p) => ({ key: p.key, color: p.color, state: p.state })) };
   });
   return out;
 };

@@ -10,18 +10,9 @@ chart's labels and roll out with the chart's strategy. Watchers are processes, n
 threads, because one scenario kills one with SIGKILL: its last will, its successor's
 new epoch and the successor's diff are what that capture is for.
 
-A capture runs in three phases:
-
-1. *prepare* (not recorded): install the app and wait until it is settled;
-2. *record*: start the recorder — the broker first delivers the retained snapshots and
-   statuses, so the capture opens with the state of the world and a replay into an
-   empty broker bootstraps its subscribers — then *act* (scale, roll out, kill…);
-3. wait until settled again, keep a short quiet tail, stop.
-
-"Settled" means the cluster has nothing pending (``next_due() is None``: no pod
-starting, none terminating) and every node's retained snapshot lists exactly the
-store's pods of that node, in the same states. Watchers publish a snapshot after the
-events it includes, so by then every event is on the bus too.
+The modules: ``rig.py`` sets up one capture's world and knows when it has settled;
+``scenarios.py`` holds the scenarios and records one (its phases are in its docstring);
+``cli.py`` is the command.
 
 Deterministic-ish: the cluster is seeded (same pod names, same placement, same order of
 events), but epochs, uids, timestamps and exact offsets differ from run to run. Tests
@@ -29,6 +20,5 @@ check the captures' properties, never their bytes.
 
 Errors: :class:`CaptureFailed` (a part did not come up, a watcher died, the cluster did
 not settle in time, the recorder could not write); the command prints it in one line
-and exits with 1. A capture is written to a temporary file and renamed at the end, so a
-failed run never leaves a half capture behind.
+and exits with 1.
 """

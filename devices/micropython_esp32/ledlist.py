@@ -16,7 +16,16 @@ microcontroller shows exactly what a Blinkt! on a Pi shows:
 Frames: LED *i* shows pod *i*; a removed pod flashes red three times (0.9 s) in its
 place, then the pods after it move up; pending pods are dimmed to 25 %, unready ones
 pulse, terminating ones blink at 2 Hz; with more pods than LEDs the last LED alternates
-with white once a second. Colours are ``(r, g, b)`` tuples; brightness is the caller's.
+with white once a second. While the node's watcher is ``offline`` or ``degraded``
+(``nodes/<node>/status``) the whole frame is *stale*: dimmed, breathing slowly between
+10 % and 40 % over four seconds, until the watcher is ``online`` again. Colours are
+``(r, g, b)`` tuples; brightness is the caller's.
+
+Memory (an ESP32 without PSRAM has ~110-160 KB of Python heap): a pod is held as
+``(key, color, state)`` -- the colour a small int, the state one of the interned
+:data:`STATES` -- about 100 bytes; at most ``limit`` pods are tracked (the rest of a
+snapshot is counted in :attr:`NodeView.untracked` and shown as overflow), and a
+``MemoryError`` while decoding drops that one message, counted as ``no_memory``.
 
 Written in the subset both CPython and MicroPython run: no ``typing`` import, no
 dataclasses, no ``str.removeprefix``, no reliance on dict order (MicroPython's dicts
@@ -30,8 +39,10 @@ import json
 DEFAULT_COLOR = "0000ff"
 MAX_PAYLOAD = 64 * 1024
 JOURNAL_LIMIT = 32
+MAX_PODS = 200
 ACTIONS = ("add", "update", "remove")
 STATES = ("pending", "ready", "unready", "terminating")
+STATUSES = {b"online": False, b"offline": True, b"degraded": True, b"": False}  # -> stale
 HEX = "0123456789abcdef"
 
 RED = (255, 0, 0)
@@ -45,6 +56,10 @@ PENDING_LEVEL = 0.25
 PULSE_PERIOD_MS = 2000
 PULSE_STEPS = 8
 PULSE_FLOOR = 0.25
+STALE_PERIOD_MS = 4000
+STALE_STEPS = 4
+STALE_FLOOR = 0.1
+STALE_TOP = 0.4
 
 APPLIED, GAP, NEW_EPOCH, UNSEQUENCED, DUPLICATE, STALE = (
     "applied", "gap", "new_epoch", "unsequenced", "duplicate", "stale")
@@ -111,19 +126,32 @@ def _seq(data: dict, required: bool = False) -> int | None:
     return value
 
 
+def color_value(text: str | None) -> int | None:
+    """``"a81399"`` -> ``0xa81399``: a small int costs no heap on MicroPython, a str ~32 bytes."""
+    return None if text is None else int(text, 16)
+
+
+def _interned(state: object) -> str | None:
+    """The state as the constant in :data:`STATES` (one copy for all pods, not one per pod)."""
+    for known in STATES:
+        if state == known:
+            return known
+    if state is not None:
+        raise BadInput("invalid", "state: " + repr(state))
+    return None
+
+
 def parse_pod(data: object) -> tuple:
-    """A pod as ``(key, name, color or None, state or None)``; identity as in the contract."""
+    """A pod as ``(key, color or None, state or None)``; identity as in the contract."""
     if not isinstance(data, dict):
         raise BadInput("invalid", "pods: expected objects")
     name = _text(data, "pod", True)
     namespace, uid = _text(data, "namespace"), _text(data, "uid")
-    state = data.get("state")
-    if state is not None and state not in STATES:
-        raise BadInput("invalid", "state: " + repr(state))
+    state = _interned(data.get("state"))
     if data.get("ts") is not None and not isinstance(data.get("ts"), str):
         raise BadInput("invalid", "ts: expected a string")
     key = uid or (namespace + "/" + name if namespace else name)
-    return (key, name, normalize_color(data.get("color")), state)
+    return (key, color_value(normalize_color(data.get("color"))), state)
 
 
 def parse_event(payload: bytes) -> tuple:
@@ -150,23 +178,34 @@ def parse_snapshot(payload: bytes) -> tuple:
 # -- colours --------------------------------------------------------------------------
 
 
-def rgb(color: str) -> tuple:
-    return (int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16))
+def rgb(color: int | str) -> tuple:
+    """``0xRRGGBB`` or ``"rrggbb"`` as ``(r, g, b)``."""
+    value = int(color, 16) if isinstance(color, str) else color
+    return ((value >> 16) & 0xFF, (value >> 8) & 0xFF, value & 0xFF)
 
 
 def scale(color: tuple, level: float) -> tuple:
     return (round(color[0] * level), round(color[1] * level), round(color[2] * level))
 
 
+def _triangle(now_ms: float, period: int, steps: int) -> float:
+    """0 -> 1 -> 0 over ``period`` ms, quantised to ``steps`` levels."""
+    phase = (now_ms % period) / period
+    return round((1 - abs(2 * phase - 1)) * (steps - 1)) / (steps - 1)
+
+
 def pulse_level(now_ms: float) -> float:
     """Triangle wave 25 % -> 100 % -> 25 % over two seconds, in eight steps."""
-    phase = (now_ms % PULSE_PERIOD_MS) / PULSE_PERIOD_MS
-    step = round((1 - abs(2 * phase - 1)) * (PULSE_STEPS - 1)) / (PULSE_STEPS - 1)
-    return PULSE_FLOOR + (1 - PULSE_FLOOR) * step
+    return PULSE_FLOOR + (1 - PULSE_FLOOR) * _triangle(now_ms, PULSE_PERIOD_MS, PULSE_STEPS)
+
+
+def stale_level(now_ms: float) -> float:
+    """A slow breath 10 % -> 40 % -> 10 % over four seconds, in four steps: the watcher is away."""
+    return STALE_FLOOR + (STALE_TOP - STALE_FLOOR) * _triangle(now_ms, STALE_PERIOD_MS, STALE_STEPS)
 
 
 def pod_color(pod: tuple, now_ms: float) -> tuple:
-    color, state = rgb(pod[2] or DEFAULT_COLOR), pod[3]
+    color, state = rgb(DEFAULT_COLOR if pod[1] is None else pod[1]), pod[2]
     if state == "pending":
         return scale(color, PENDING_LEVEL)
     if state == "unready":
@@ -190,9 +229,12 @@ class NodeView:
     a flashing ghost; the number of ``None`` slots always equals ``len(pods)``.
     """
 
-    def __init__(self, node: str, leds: int) -> None:
+    def __init__(self, node: str, leds: int, limit: int = MAX_PODS) -> None:
         self.node = node
         self.leds = leds
+        self.limit = limit
+        self.untracked = 0  # pods the publisher listed beyond ``limit``
+        self.stale = False  # the watcher is offline or degraded
         self.pods = []
         self.slots = []
         self.last = None
@@ -212,9 +254,24 @@ class NodeView:
                 return self.apply_event(parse_event(payload), now_ms) == GAP
             if kind == "state" and payload:  # empty: a cleared retained topic, keep what is shown
                 self.apply_snapshot(parse_snapshot(payload), now_ms)
+            elif kind == "status":
+                self.apply_status(payload)
         except BadInput as e:
-            self.bad[e.kind] = self.bad.get(e.kind, 0) + 1
+            self.count(e.kind)
+        except MemoryError:  # a message too big for this heap: drop it, keep what is shown
+            self.count("no_memory")
         return False
+
+    def count(self, kind: str) -> None:
+        self.bad[kind] = self.bad.get(kind, 0) + 1
+
+    def apply_status(self, payload: bytes) -> None:
+        """``offline`` / ``degraded``: stale until ``online`` (or a cleared topic)."""
+        if payload not in STATUSES:
+            raise BadInput("bad_status", repr(payload[:40]))
+        if STATUSES[payload] != self.stale:
+            self.stale = STATUSES[payload]
+            self.changed = True
 
     def apply_event(self, event: tuple, now_ms: float) -> str:
         action, pod, seq, epoch, node = event
@@ -259,7 +316,12 @@ class NodeView:
             if index >= 0:
                 del self.pods[index]
                 self.changed = True
+            elif self.untracked:
+                self.untracked -= 1  # most likely one of those beyond the limit
             return index
+        if index < 0 and len(self.pods) >= self.limit:
+            self.untracked += 1
+            return -1
         if index < 0:
             self.pods.append(pod)
         elif self.pods[index] == pod:
@@ -282,6 +344,8 @@ class NodeView:
             if pod[0] not in seen:  # a garbage duplicate keeps its first place
                 seen.add(pod[0])
                 self.pods.append(pod)
+        self.untracked = max(0, len(self.pods) - self.limit)
+        del self.pods[self.limit:]
         self.last = seq
         if epoch is not None:
             self.epoch = epoch
@@ -330,13 +394,20 @@ class NodeView:
             elif shown < len(self.pods):
                 colors.append(pod_color(self.pods[shown], now_ms))
                 shown += 1
-        if len(colors) > self.leds and now_ms % OVERFLOW_PERIOD_MS >= OVERFLOW_PERIOD_MS / 2:
+        if self._overflowing(len(colors)) and now_ms % OVERFLOW_PERIOD_MS >= OVERFLOW_PERIOD_MS / 2:
             colors[self.leds - 1] = WHITE
-        return colors[: self.leds] + [DARK] * max(0, self.leds - len(colors))
+        colors = colors[: self.leds] + [DARK] * max(0, self.leds - len(colors))
+        if self.stale:
+            level = stale_level(now_ms)
+            colors = [scale(c, level) for c in colors]
+        return colors
+
+    def _overflowing(self, count: int) -> bool:
+        return count > self.leds or (self.untracked > 0 and count >= self.leds)
 
     def animated(self, now_ms: float) -> bool:
         """Whether the frame changes with time alone (else the caller may sleep)."""
         slots = self._visible(now_ms)
-        if any(s is not None for s in slots) or max(len(slots), len(self.pods)) > self.leds:
+        if self.stale or any(s is not None for s in slots) or self._overflowing(max(len(slots), len(self.pods))):
             return True
-        return any(p[3] in ("unready", "terminating") for p in self.pods[: self.leds])
+        return any(p[2] in ("unready", "terminating") for p in self.pods[: self.leds])

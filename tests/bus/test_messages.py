@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from bus.messages import (
     MAX_PAYLOAD_BYTES,
+    MAX_SEQ,
     Action,
     BadMessage,
     NodeSnapshot,
@@ -92,12 +93,42 @@ def test_invalid_color_is_omitted_and_shown_blue() -> None:
         (b'{"action":"add","pod":"x","seq":-1}', "invalid"),
         (b'{"action":"add","pod":"x","state":"sleepy"}', "invalid"),
         (b'{"action":"add","pod":"x","uid":7}', "invalid"),
+        (b"[" * 60_000, "too_deep"),
+        (b'{"action":"add","pod":"x","extra":' + b"[" * 5_000 + b"]" * 5_000 + b"}", "too_deep"),
+        (b'{"action":"add","pod":"x","seq":' + b"7" * 4_301 + b"}", "out_of_range"),
+        (b'{"action":"add","pod":"x","color":' + b"7" * 9_000 + b"}", "out_of_range"),
+        (b'{"action":"add","pod":"x","seq":' + str(MAX_SEQ + 1).encode() + b"}", "out_of_range"),
+        (b'{"action":"add","pod":"x","seq":1' + b"0" * 30 + b"}", "out_of_range"),
     ],
 )
 def test_bad_events_are_rejected_with_a_kind(payload: bytes, kind: str) -> None:
     with pytest.raises(BadMessage) as info:
         decode_event(payload)
     assert info.value.kind == kind
+
+
+def test_the_largest_seq_is_the_largest_integer_every_json_reader_holds_exactly() -> None:
+    assert MAX_SEQ == 2**53 - 1
+    assert decode_event(b'{"action":"add","pod":"x","seq":9007199254740991}').seq == MAX_SEQ
+    assert decode_snapshot(b'{"node":"n","seq":9007199254740991}').seq == MAX_SEQ
+    with pytest.raises(BadMessage) as info:
+        decode_snapshot(b'{"node":"n","seq":9007199254740992}')
+    assert info.value.kind == "out_of_range"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"action":' + b"[" * 900 + b"]" * 900 + b',"pod":"x"}',
+        b'{"v":' + b"[" * 900 + b"]" * 900 + b',"action":"add","pod":"x"}',
+        b'{"action":"' + b"a" * 60_000 + b'","pod":"x"}',
+        b'{"v":' + b"9" * 4_000 + b',"action":"add","pod":"x"}',
+    ],
+)
+def test_details_quote_only_a_short_prefix_of_what_was_sent(payload: bytes) -> None:
+    with pytest.raises(BadMessage) as info:
+        decode_event(payload)
+    assert len(info.value.detail) < 120
 
 
 def test_oversized_payload_is_rejected_before_parsing() -> None:
@@ -133,6 +164,18 @@ def test_decoding_never_raises_anything_but_bad_message(payload: bytes) -> None:
 def test_decoding_arbitrary_objects_never_raises_anything_but_bad_message(data: dict[str, object]) -> None:
     with contextlib.suppress(BadMessage):
         decode_event(json.dumps(data).encode())
+
+
+@given(st.sampled_from(["action", "pod", "seq", "v", "pods", "epoch", "x"]), st.sampled_from(["[", '{"a":']),
+       st.integers(1, 20_000), st.sampled_from([b"1", b"9" * 5_000, b'"s"']))
+def test_nesting_and_long_numbers_anywhere_are_bad_messages(key: str, opener: str, depth: int, leaf: bytes) -> None:
+    closer = "]" if opener == "[" else "}"
+    nested = opener.encode() * depth + leaf + closer.encode() * depth
+    for decode in (decode_event, decode_snapshot):
+        for payload in (b'{"action":"add","pod":"x","node":"n","seq":1,"' + key.encode() + b'":' + nested + b"}",
+                        nested):
+            with contextlib.suppress(BadMessage):
+                decode(payload)
 
 
 def test_timestamp_format() -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bus.messages import Action, NodeSnapshot, PodEntry, PodEvent, PodState
-from bus.ordering import Changes, NodeList, Verdict
+from bus.messages import MAX_SEQ, Action, NodeSnapshot, PodEvent, PodState
+from bus.ordering import MAX_SEQ_JUMP, Changes, NodeList, Verdict
+from tests.support.adversary import Message, ModelWatcher, assert_capped_truth, hostile, lossy, operations, step
 from tests.support.messages import entry, event, snapshot
 
 
@@ -120,6 +119,95 @@ def test_duplicate_pods_in_a_snapshot_keep_their_first_place() -> None:
     assert names(nodes) == ["a", "b"]
 
 
+# -- what one message can claim ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seq", "verdict", "shown", "last"),
+    [
+        (5 + MAX_SEQ_JUMP, Verdict.GAP, ["a", "c"], 5 + MAX_SEQ_JUMP),
+        (6 + MAX_SEQ_JUMP, Verdict.JUMP, ["a"], 5),
+        (MAX_SEQ, Verdict.JUMP, ["a"], 5),
+    ],
+)
+def test_no_event_moves_seq_further_than_the_jump_bound(seq: int, verdict: Verdict, shown: list[str],
+                                                         last: int) -> None:
+    nodes = synced(5, "a", epoch="e1")
+    outcome = nodes.apply_event(event("add", "c", seq, epoch="e1"))
+    assert (outcome.verdict, outcome.applied, outcome.resync) == (verdict, verdict is Verdict.GAP, True)
+    assert (names(nodes), nodes.last) == (shown, last)
+    assert nodes.apply_event(event("add", "d", 6, epoch="e1")).verdict is (
+        Verdict.DUPLICATE if verdict is Verdict.GAP else Verdict.APPLIED)
+
+
+@pytest.mark.parametrize("seq", [0, 4, 5, 999, MAX_SEQ])
+def test_a_live_snapshot_always_wins_and_a_retained_copy_is_judged_by_seq(seq: int) -> None:
+    nodes = synced(5, "a", epoch="e1")
+    nodes.apply_event(event("add", "x", 900, epoch="e1"))  # a jump any pod on an open broker can send
+    retained = nodes.apply_snapshot(snapshot(seq, "b", epoch="e1"))
+    assert retained.verdict is (Verdict.APPLIED if seq >= 900 else Verdict.STALE)
+    assert nodes.apply_snapshot(snapshot(seq, "a", "b", epoch="e1"), live=True).applied
+    assert (names(nodes), nodes.last, nodes.epoch) == (["a", "b"], seq, "e1")
+    if seq < MAX_SEQ:
+        assert nodes.apply_event(event("add", "c", seq + 1, epoch="e1")).verdict is Verdict.APPLIED
+        assert names(nodes) == ["a", "b", "c"]
+
+
+def test_a_jump_within_the_epoch_no_longer_freezes_the_node() -> None:
+    """The attack of issue 6: seq 1000 within the epoch made every later message look old."""
+    nodes = synced(5, "a", epoch="e1")
+    nodes.apply_event(event("add", "evil", 1000, epoch="e1"))
+    assert nodes.apply_event(event("add", "b", 6, epoch="e1")).verdict is Verdict.DUPLICATE
+    assert nodes.apply_snapshot(snapshot(6, "a", "b", epoch="e1"), live=True).applied  # the watcher's next word
+    assert nodes.apply_event(event("remove", "a", 7, epoch="e1")).verdict is Verdict.APPLIED
+    assert names(nodes) == ["b"]
+
+
+def test_a_live_first_snapshot_does_not_replay_what_came_before_it() -> None:
+    nodes = NodeList()
+    nodes.apply_event(event("add", "evil", 40, epoch="e1"))  # before the first snapshot
+    nodes.apply_snapshot(snapshot(10, "a", epoch="e1"), live=True)
+    assert (names(nodes), nodes.last, nodes.synced) == (["a"], 10, True)
+
+
+# -- the cap -------------------------------------------------------------------------------
+
+
+def test_a_snapshot_larger_than_the_cap_keeps_its_first_pods_and_counts_the_rest() -> None:
+    nodes = NodeList(max_pods=3)
+    outcome = nodes.apply_snapshot(snapshot(1, "a", "b", "c", "d", "e"))
+    assert (names(nodes), nodes.count, nodes.hidden) == (["a", "b", "c"], 3, 2)
+    assert outcome.changes.added == ("uid-a", "uid-b", "uid-c") and outcome.changes.overflow
+    duplicates = NodeSnapshot(node="n1", seq=2, pods=tuple(entry(n) for n in "abcdeed"))
+    assert not nodes.apply_snapshot(duplicates).changes  # same pods, same count: nothing to show
+    assert nodes.apply_snapshot(snapshot(3, "b", "c")).changes == Changes(removed=((0, "uid-a"),), moved=(),
+                                                                         overflow=True)
+    assert (names(nodes), nodes.hidden) == (["b", "c"], 0)
+
+
+def test_events_beyond_the_cap_are_counted_and_the_stored_pods_stay_a_prefix() -> None:
+    nodes = NodeList(max_pods=2)
+    nodes.apply_snapshot(snapshot(1, "a", "b"))
+    assert nodes.apply_event(event("add", "c", 2)).changes == Changes(overflow=True)
+    assert nodes.apply_event(event("update", "c", 3, color="ff0000")).changes == Changes()  # hidden already
+    assert nodes.apply_event(event("add", "d", 4)).changes == Changes(overflow=True)
+    assert (names(nodes), nodes.hidden) == (["a", "b"], 2)
+    assert nodes.apply_event(event("remove", "a", 5)).changes == Changes(removed=((0, "uid-a"),))
+    assert nodes.apply_event(event("add", "e", 6)).changes == Changes(overflow=True)  # after c and d
+    assert nodes.apply_event(event("remove", "d", 7)).changes == Changes(overflow=True)
+    assert (names(nodes), nodes.hidden) == (["b"], 2)  # the next snapshot fills the free place
+    nodes.apply_snapshot(snapshot(7, "b", "c", "e"))
+    assert (names(nodes), nodes.hidden) == (["b", "c"], 1)
+    for seq in range(8, 20_008):  # a flood of distinct pods costs a counter, not memory
+        nodes.apply_event(event("add", f"flood-{seq}", seq))
+    assert (nodes.count, nodes.hidden) == (2, 20_001)
+
+
+def test_the_cap_must_hold_at_least_one_pod() -> None:
+    with pytest.raises(ValueError, match="max_pods"):
+        NodeList(max_pods=0)
+
+
 # -- before the first snapshot ------------------------------------------------------------
 
 
@@ -179,99 +267,11 @@ def test_messages_without_epoch_keep_the_stored_epoch() -> None:
 # -- property: a model watcher, a lossy broker ----------------------------------------------
 
 
-Message = PodEvent | NodeSnapshot
-
-
-@dataclass
-class ModelWatcher:
-    """The publisher's half of the contract, as the watcher implements it."""
-
-    epoch: str | None
-    seq: int = 0
-    retained: NodeSnapshot | None = None
-
-    def __post_init__(self) -> None:
-        self.entries: dict[str, PodEntry] = {}
-        self.published: list[Message] = []
-
-    def upsert(self, pod: PodEntry) -> None:
-        if self.entries.get(pod.key) == pod:
-            return
-        action = Action.UPDATE if pod.key in self.entries else Action.ADD
-        self.entries[pod.key] = pod
-        self._emit(action, pod)
-
-    def remove(self, key: str) -> None:
-        if key in self.entries:
-            self._emit(Action.REMOVE, self.entries.pop(key))
-
-    def snapshot(self) -> NodeSnapshot:
-        self.retained = NodeSnapshot(node="n1", seq=self.seq, epoch=self.epoch, pods=tuple(self.entries.values()))
-        self.published.append(self.retained)
-        return self.retained
-
-    def restart(self, epoch: str) -> None:
-        """kill -9 and start again: seq and order continue from the last retained snapshot."""
-        actual = dict(self.entries)
-        base = self.retained or NodeSnapshot(node="n1", seq=0)
-        self.epoch, self.seq = epoch, base.seq
-        self.entries = {p.key: p for p in base.pods}
-        for key in [k for k in self.entries if k not in actual]:
-            self.remove(key)
-        for pod in actual.values():
-            self.upsert(pod)
-
-    def _emit(self, action: Action, pod: PodEntry) -> None:
-        self.seq += 1
-        self.published.append(PodEvent(action=action, node="n1", seq=self.seq, epoch=self.epoch,
-                                       **pod.model_dump(exclude_none=True)))
-
-
-pods = st.builds(
-    entry,
-    st.sampled_from([f"p{i}" for i in range(5)]),
-    st.sampled_from([None, "ff0000", "00ff00"]),
-    st.sampled_from([None, *PodState]),
-)
-operation = st.one_of(
-    st.tuples(st.just("upsert"), pods),
-    st.tuples(st.just("remove"), st.integers(0, 7)),
-    st.tuples(st.just("snapshot"), st.none()),
-)
-operations = st.lists(operation, max_size=25)
-
-
-def step(watcher: ModelWatcher, op: str, arg: object) -> None:
-    if op == "upsert" and isinstance(arg, PodEntry):
-        watcher.upsert(arg)
-    elif op == "remove" and isinstance(arg, int) and watcher.entries:
-        watcher.remove(list(watcher.entries)[arg % len(watcher.entries)])
-    elif op == "snapshot":
-        watcher.snapshot()
-
-
-def apply(nodes: NodeList, message: Message) -> None:
+def apply(nodes: NodeList, message: Message, *, live: bool = False) -> None:
     if isinstance(message, NodeSnapshot):
-        nodes.apply_snapshot(message)
+        nodes.apply_snapshot(message, live=live)
     else:
         nodes.apply_event(message)
-
-
-def lossy(published: list[Message], data: st.DataObject) -> list[Message]:
-    """Drop, duplicate and delay messages; never across a watcher restart (one topic, in order)."""
-    delivered: list[Message] = []
-    segment: list[tuple[float, Message]] = []
-    for index, message in enumerate(published):
-        if segment and segment[-1][1].epoch != message.epoch:
-            delivered += [m for _, m in sorted(segment, key=lambda pair: pair[0])]
-            segment = []
-        fate = data.draw(st.sampled_from(["deliver", "deliver", "drop", "duplicate", "delay"]))
-        delay = data.draw(st.integers(1, 5)) if fate in ("duplicate", "delay") else 0
-        if fate in ("deliver", "duplicate"):
-            segment.append((index, message))
-        if fate in ("duplicate", "delay"):
-            segment.append((index + delay + 0.5, message))
-    return delivered + [m for _, m in sorted(segment, key=lambda pair: pair[0])]
 
 
 @given(before=operations, restart=st.booleans(), after=operations, data=st.data())
@@ -302,3 +302,62 @@ def test_in_order_delivery_matches_after_every_message(ops: list[tuple[str, obje
         for message in watcher.published[before:]:
             apply(nodes, message)
         assert nodes.entries == tuple(watcher.entries.values())
+
+
+# -- property: a hostile publisher on the same topics -----------------------------------------
+
+
+def attacked(watcher: ModelWatcher, data: st.DataObject, *, max_pods: int = 1000) -> NodeList:
+    """The watcher's messages through a lossy broker, with hostile ones anywhere among them."""
+    nodes = NodeList(max_pods=max_pods)
+    for message in lossy(watcher.published, data):
+        for _ in range(data.draw(st.integers(0, 2))):
+            forged, live = hostile(data, watcher)
+            apply(nodes, forged, live=live)
+        apply(nodes, message)
+    for _ in range(data.draw(st.integers(1, 3))):
+        forged, live = hostile(data, watcher)
+        apply(nodes, forged, live=live)
+    return nodes
+
+
+def follow_in_order(watcher: ModelWatcher, nodes: NodeList, ops: list[tuple[str, object]]) -> None:
+    """The watcher carries on, delivered in order: the list is its list every time (if capped: the
+    first pods of it, every other pod counted, and exactly its first ``max_pods`` after a snapshot)."""
+    for op, arg in ops:
+        before = len(watcher.published)
+        step(watcher, op, arg)
+        for message in watcher.published[before:]:
+            apply(nodes, message, live=True)
+        assert_capped_truth(nodes, tuple(watcher.entries.values()), exact=op == "snapshot")
+
+
+@given(before=operations, restart=st.booleans(), after=operations, epochs=st.booleans(), data=st.data())
+def test_after_any_hostile_message_the_next_live_snapshot_restores_the_truth_for_good(
+        before: list[tuple[str, object]], restart: bool, after: list[tuple[str, object]], epochs: bool,
+        data: st.DataObject) -> None:
+    watcher = ModelWatcher(epoch="e0" if epochs or restart else None)
+    for op, arg in before:
+        step(watcher, op, arg)
+    if restart:
+        watcher.restart("e1")
+    nodes = attacked(watcher, data)
+    final = watcher.snapshot()
+    assert nodes.apply_snapshot(final, live=True).applied
+    assert nodes.entries == final.pods
+    follow_in_order(watcher, nodes, after)  # nothing the attacker said outlives that snapshot
+
+
+@given(before=operations, after=operations, max_pods=st.integers(1, 4), data=st.data())
+def test_a_capped_list_is_a_prefix_of_the_watchers_with_the_rest_counted(
+        before: list[tuple[str, object]], after: list[tuple[str, object]], max_pods: int,
+        data: st.DataObject) -> None:
+    watcher = ModelWatcher(epoch="e0")
+    for op, arg in before:
+        step(watcher, op, arg)
+    nodes = attacked(watcher, data, max_pods=max_pods)
+    assert nodes.count <= max_pods
+    final = watcher.snapshot()
+    nodes.apply_snapshot(final, live=True)
+    assert_capped_truth(nodes, final.pods, exact=True)
+    follow_in_order(watcher, nodes, after)

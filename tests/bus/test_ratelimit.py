@@ -40,3 +40,15 @@ def test_level_is_configurable(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger=log.name):
         limited.report("x", "hello")
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [(logging.INFO, "[x] hello")]
+
+
+def test_a_traceback_goes_only_with_a_logged_line(caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    limited = RateLimitedLog(log, interval=10, clock=clock)
+    error = ValueError("bug")
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        for _ in range(5):
+            limited.report("internal_error", "failed: %r", error, exc_info=error)
+    [record] = caplog.records
+    assert record.exc_info is not None and record.exc_info[1] is error
+    assert limited.counts == {"internal_error": 5}

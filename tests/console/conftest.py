@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import kubernetes
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from bus.topics import Topics
 from bus.urls import parse_broker_url
@@ -33,11 +32,12 @@ from sim.clock import RealClock, VirtualClock
 from sim.cluster import Cluster, Running
 from tests.console.runs import WAIT_S, SimRun, make_sim
 from tests.support.brokers import BrokerEndpoint
+from tests.support.browsers import chromium
 from watcher.kube import PodApi, Timeouts
 from watcher.service import Watcher, WatcherConfig
 
 SPEED = 8.0  # cluster seconds per real second in the end-to-end test
-FAST = Timeouts(connect=2, list_read=5, watch_read=2, watchdog=3)
+FAST = Timeouts(connect=2, list_read=5)
 
 
 @dataclass
@@ -119,22 +119,10 @@ def stack(mosquitto: BrokerEndpoint, topic_prefix: str) -> Iterator[Stack]:
         ticking.stop()
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
-
-
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright (Playwright's own browser download is not used)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

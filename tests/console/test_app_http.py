@@ -172,7 +172,7 @@ def test_a_browser_joining_late_gets_the_wall_and_the_step_log(
             assert time.monotonic() < deadline, "the wall never saw node-9"
             time.sleep(0.05)
         light = {"key": "x", "pod": "x", "color": "00ff00", "state": "ready"}
-        assert state["nodes"] == [{"node": "node-9", "status": None, "pods": [light]}]
+        assert state["nodes"] == [{"node": "node-9", "status": None, "pods": [light], "hidden": 0}]
         assert state["log"][-1]["event"] == "finished"
     finally:
         publisher.publish(console_app.topics.state("node-9"), b"", retain=True).wait_for_publish(5)

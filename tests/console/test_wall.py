@@ -179,3 +179,31 @@ def test_a_node_not_yet_flushed_is_not_in_the_view(wall: Wall) -> None:
     [update] = flush(wall)
     assert [p["pod"] for p in update["pods"]] == ["a"]
     assert [v["node"] for v in view(wall)] == ["node-1"]
+
+
+def test_pods_beyond_the_cap_are_counted_and_sent_as_hidden() -> None:
+    wall = Wall(TOPICS, clock=FakeClock(), max_pods=2)
+    pods = [(name, "ffff00", "ready") for name in "abcd"]
+    wall.handle(TOPICS.state("node-1"), snapshot("node-1", 4, *pods))
+    [update] = flush(wall)
+    assert ([p["pod"] for p in update["pods"]], update["hidden"]) == (["a", "b"], 2)
+    wall.handle(TOPICS.pods("node-1"), event("node-1", 5, "add", "e"))
+    [update] = flush(wall)  # only the count changed, and the browser must say so
+    assert ([p["pod"] for p in update["pods"]], update["hidden"]) == (["a", "b"], 3)
+    assert view(wall)[0]["hidden"] == 3
+
+
+def test_a_live_snapshot_wins_over_any_seq_before_it(wall: Wall) -> None:
+    wall.handle(TOPICS.state("node-1"), snapshot("node-1", 5, ("a", "ffff00", "ready")))
+    wall.handle(TOPICS.pods("node-1"), event("node-1", 900, "add", "evil"))
+    wall.handle(TOPICS.state("node-1"), snapshot("node-1", 6, ("a", "ffff00", "ready")), retained=False)
+    [update] = flush(wall)
+    assert [p["pod"] for p in update["pods"]] == ["a"]
+
+
+def test_the_wall_holds_at_most_max_nodes() -> None:
+    wall = Wall(TOPICS, clock=FakeClock(), max_nodes=2)
+    for node in ("node-1", "node-2", "node-3"):
+        wall.handle(TOPICS.status(node), b"online")
+    assert [u["node"] for u in flush(wall)] == ["node-1", "node-2"]
+    assert wall.bad["too_many_nodes"] == 1

@@ -51,7 +51,7 @@ def view(seq: int | None = None, *pods: dict[str, Any] | str) -> Any:
 
 
 def shown(v: Any) -> list[str]:
-    return [p[1] for p in v.pods]
+    return [p[0].removeprefix("uid-") for p in v.pods]
 
 
 # -- the subscriber algorithm -------------------------------------------------------------
@@ -81,7 +81,7 @@ def test_applying_is_idempotent_and_keeps_places() -> None:
     v.handle("pods", ev("update", "z", 3), 100)  # update of an unknown pod: append
     v.handle("pods", ev("remove", "nope", 4), 100)  # remove of an unknown pod: nothing
     assert shown(v) == ["a", "b", "c", "z"]
-    assert v.pods[1][2] == "ff0000" and v.last == 4
+    assert v.pods[1][1] == 0xFF0000 and v.last == 4
 
 
 def test_the_seed_minimal_event_is_enough() -> None:
@@ -245,3 +245,42 @@ def test_micropython_rejects_what_it_cannot_run(tmp_path: Path) -> None:
     source = tmp_path / "generic_function.py"
     source.write_text("def f[T](x: T) -> T:\n    return x\n")
     assert cross_compile(source, tmp_path / "out.mpy").returncode != 0
+
+
+# -- status, limits, memory ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("payloads", "stale", "bad"), [
+    ([b"offline"], True, {}), ([b"degraded"], True, {}), ([b"offline", b"online"], False, {}),
+    ([b"degraded", b""], False, {}), ([b"offline", b"sleepy"], True, {"bad_status": 1}),
+])  # fmt: skip
+def test_a_watcher_offline_or_degraded_makes_the_node_stale(payloads: list[bytes], stale: bool,
+                                                            bad: dict[str, int]) -> None:  # fmt: skip
+    v = view(1, pod("a", "ffff00"))
+    for payload in payloads:
+        v.handle("status", payload, 0)
+    assert (v.stale, v.bad) == (stale, bad)
+    levels = {v.frame(t)[0] for t in (0, 700, 1300, 2000)}
+    assert levels == ({(26, 26, 0), (51, 51, 0), (77, 77, 0), (102, 102, 0)} if stale else {(255, 255, 0)})
+    assert v.animated(0) is stale
+
+
+def test_pods_beyond_the_limit_are_counted_and_shown_as_overflow() -> None:
+    v = ll.NodeView("n1", LEDS, 5)
+    v.handle("state", snap(1, *"abcdefgh"), 0)
+    assert (shown(v), v.untracked) == (list("abcde"), 3)
+    v.handle("pods", ev("add", "z", 2), 0)  # still full: counted, not tracked
+    v.handle("pods", ev("remove", "g", 3), 0)  # one of those beyond: uncounted
+    assert (len(v.pods), v.untracked) == (5, 3)
+    assert v.frame(600)[-1] == WHITE and v.animated(0)
+
+
+def test_a_message_that_does_not_fit_in_memory_is_dropped_and_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    v = view(1, "a")
+
+    def no_memory(_payload: bytes) -> tuple[object, ...]:
+        raise MemoryError  # as json.loads does on a board whose heap cannot hold the decoded snapshot
+
+    monkeypatch.setattr(ll, "parse_snapshot", no_memory)
+    assert v.handle("state", snap(2, "a", "b"), 0) is False
+    assert (shown(v), v.bad) == (["a"], {"no_memory": 1})

@@ -402,10 +402,9 @@ def test_agent_without_gpio_device_gets_no_gpio_access(helm: Helm) -> None:
 HEALTH_OPTIONS = ("--http-port=",)
 
 
-def _as_started(container: Manifest, node: str, *, drop: tuple[str, ...] = ()) -> list[str]:
+def _as_started(container: Manifest, node: str) -> list[str]:
     """The container's arguments after Kubernetes' $(NODE_NAME) expansion, minus the module."""
-    args = [str(a).replace("$(NODE_NAME)", node) for a in container["args"][1:]]
-    return [a for a in args if not a.startswith(drop)] if drop else args
+    return [str(a).replace("$(NODE_NAME)", node) for a in container["args"][1:]]
 
 
 def _both(helm: Helm) -> tuple[Manifest, Manifest]:
@@ -421,9 +420,9 @@ def test_rendered_arguments_are_accepted_by_the_programs(helm: Helm) -> None:
     from watcher.cli import build_parser as watcher_parser
 
     watcher, agent = _both(helm)
-    parsed = watcher_parser().parse_args(_as_started(watcher, "node-1", drop=HEALTH_OPTIONS))
+    parsed = watcher_parser().parse_args(_as_started(watcher, "node-1"))
     assert (parsed.node, parsed.topic_prefix, parsed.namespaces) == ("node-1", "sal/", ["default"])
-    parsed = agent_parser().parse_args(_as_started(agent, "node-1", drop=HEALTH_OPTIONS))
+    parsed = agent_parser().parse_args(_as_started(agent, "node-1"))
     assert (parsed.nodes, parsed.agent_id, parsed.device, parsed.topic_prefix) == (["node-1"], "node-1", "json", "sal/")
     url = parse_broker_url(str(env_of(agent)["MQTT_URL"]))
     assert (url.username, url.password, url.host, url.port) == (None, None, BROKER, 1883)
@@ -441,8 +440,6 @@ def test_health_options_are_the_shells(helm: Helm) -> None:
         assert parser.parse_args(health).http_port == 8080
 
 
-@pytest.mark.xfail(strict=True, reason="watcher and led_agent add bus.shell's --http-port in their helpers' "
-                                       "branches; once merged this passes: drop the marker and HEALTH_OPTIONS")
 def test_programs_accept_the_health_port(helm: Helm) -> None:
     from led_agent.cli import build_parser as agent_parser
     from watcher.cli import build_parser as watcher_parser

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -22,12 +25,15 @@ from bus.urls import parse_broker_url
 from led_agent.agent import Agent, AgentConfig
 from led_agent.backends.null import NullDevice
 from tests.support.brokers import BrokerEndpoint
+from tests.support.http import http_get
 from tests.support.messages import event, snapshot
 from tests.support.probes import Probe
 from tests.support.processes import JsonAgentProcess
+from tests.support.waiting import wait_until
 
 LEDS = 4
 DARK = "000000"
+GRACE_SECONDS = 10  # the chart's terminationGracePeriodSeconds for agents (Kubernetes' default: 30)
 
 
 def padded(*colors: str) -> list[str]:
@@ -86,6 +92,20 @@ def spawn(mosquitto: BrokerEndpoint, topic_prefix: str) -> Iterator[Callable[...
 
     def start(agent_id: str = "agent-1", *extra: str) -> AgentProcess:
         started.append(AgentProcess(mosquitto, topic_prefix, agent_id, *extra))
+        return started[-1]
+
+    yield start
+    for agent in started:
+        agent.close()
+
+
+@pytest.fixture
+def spawn_at(topic_prefix: str) -> Iterator[Callable[..., AgentProcess]]:
+    """An agent for a broker of the test's choice (one that is not there, say)."""
+    started: list[AgentProcess] = []
+
+    def start(endpoint: BrokerEndpoint, *extra: str) -> AgentProcess:
+        started.append(AgentProcess(endpoint, topic_prefix, "agent-away", *extra))
         return started[-1]
 
     yield start
@@ -161,13 +181,6 @@ def test_persistent_session_queues_events_while_the_agent_is_away(
     wait_status(status, b"online")
 
 
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} not seen in {timeout} s"
-        time.sleep(0.02)
-
-
 def test_a_gap_resyncs_from_the_retained_snapshot_and_frames_are_published(
         mosquitto: BrokerEndpoint, publisher: Publisher, probe: Callable[[str], Probe], topic_prefix: str) -> None:
     topics = Topics(topic_prefix)
@@ -178,9 +191,9 @@ def test_a_gap_resyncs_from_the_retained_snapshot_and_frames_are_published(
     agent = Agent(config, NullDevice())
     agent.start()
     try:
-        wait_until(lambda: agent.counters.snapshots_applied == 1, "the retained snapshot")
+        wait_until(lambda: agent.counters.snapshots_applied == 1, what="the retained snapshot")
         publisher.pods(event("add", "b", 7, color="00ff00").to_payload())  # 6 is missing
-        wait_until(lambda: agent.counters.snapshots_ignored == 1, "the snapshot sent again")  # seq 5 < 7
+        wait_until(lambda: agent.counters.snapshots_ignored == 1, what="the snapshot sent again")  # seq 5 < 7
         assert agent.counters.resyncs == 1
         frames.wait_for(lambda ms: any(json.loads(m.payload)["frames"]["n1"] == ["ff0000", "00ff00"] for m in ms))
         last = json.loads(frames.messages[-1].payload)
@@ -188,3 +201,117 @@ def test_a_gap_resyncs_from_the_retained_snapshot_and_frames_are_published(
         assert frames.messages[-1].qos == 0
     finally:
         agent.stop()
+
+
+# -- hostile input on the wire ----------------------------------------------------------------
+
+
+def test_a_seq_jump_within_the_epoch_no_longer_freezes_the_node(spawn: Callable[..., AgentProcess],
+                                                                publisher: Publisher) -> None:
+    """Issue 6: after one event with seq 1000 every later event and snapshot was judged old."""
+    publisher.state(snapshot(5, "a", colors={"a": "ff0000"}, epoch="e1").to_payload())
+    agent = spawn()
+    agent.wait_frame(padded("ff0000"))
+    publisher.pods(event("add", "evil", 1000, color="ffffff", epoch="e1").to_payload())
+    publisher.pods(event("add", "evil2", 10**15, color="ffffff", epoch="e1").to_payload())  # dropped: too far
+    agent.wait_frame(padded("ff0000", "ffffff"))  # plausible, so shown (a gap) ...
+    publisher.pods(event("add", "b", 6, color="00ff00", epoch="e1").to_payload())  # ... and this looks old,
+    publisher.state(snapshot(6, "a", "b", colors={"a": "ff0000", "b": "00ff00"}, epoch="e1").to_payload())
+    agent.wait_frame(padded("ff0000", "00ff00"))  # but the watcher's live snapshot wins
+    publisher.pods(event("add", "c", 7, color="0000ff", epoch="e1").to_payload())
+    agent.wait_frame(padded("ff0000", "00ff00", "0000ff"))
+    agent.wait_log("[seq_jump]")
+
+
+def test_a_flood_of_hostile_payloads_costs_one_line_per_kind_and_no_traceback(
+        spawn: Callable[..., AgentProcess], publisher: Publisher) -> None:
+    publisher.state(snapshot(1, "a", colors={"a": "ff0000"}).to_payload())
+    agent = spawn()
+    agent.wait_frame(padded("ff0000"))
+    hostile = [b"[" * 60_000, b'{"action":"add","pod":"x","seq":' + b"9" * 5_000 + b"}",
+               b'{"action":"add","pod":"x","seq":' + str(10**30).encode() + b"}", b"\x00garbage"]
+    for _ in range(50):
+        for payload in hostile:
+            publisher.pods(payload)
+    publisher.pods(b'{"action":"add","pod":"marker","color":"00ff00"}')
+    agent.wait_frame(padded("ff0000", "00ff00"))
+    assert agent.proc.poll() is None
+    dropped = [line for line in agent.stderr if "dropped a message" in line]
+    assert sorted(line.split("] ")[0].rsplit("[", 1)[1] for line in dropped) == ["not_json", "out_of_range",
+                                                                                  "too_deep"]
+    assert not any("Traceback" in line for line in agent.stderr)
+
+
+# -- health, metrics and stopping, as a pod runs it ---------------------------------------------
+
+
+def health_url(agent: AgentProcess) -> str:
+    agent.wait_log("health and metrics on http://")
+    line = next(line for line in agent.stderr if "health and metrics on http://" in line)
+    return line.split(" on ", 1)[1].split()[0]
+
+
+def metric(text: str, name: str) -> float:
+    return float(next(line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(name + " ")))
+
+
+HEALTH = ("--http-host", "127.0.0.1", "--http-port", "0")
+
+
+def test_probes_and_metrics_of_a_running_agent(spawn: Callable[..., AgentProcess], publisher: Publisher) -> None:
+    publisher.state(snapshot(1, "a", "b", "c", colors={"a": "ff0000"}).to_payload())
+    agent = spawn("agent-1", *HEALTH, "--max-pods", "2")
+    url = health_url(agent)
+    agent.wait_frame(padded("ff0000", "0000ff"))  # two pods held, the third counted
+    assert http_get(url + "/healthz") == (200, "ok\n")
+    wait_until(lambda: http_get(url + "/readyz") == (200, "ok\n"), what="ready")
+    publisher.pods(b"[" * 60_000)
+    publisher.pods(event("add", "d", 2).to_payload())
+    publisher.pods(event("add", "d", 2).to_payload())
+    wait_until(lambda: 'shinealight_messages_dropped_total{reason="too_deep"} 1.0' in http_get(url + "/metrics")[1],
+               what="the dropped message counted")
+    text = http_get(url + "/metrics")[1]
+    assert metric(text, "shinealight_messages_received_total") == 4
+    assert (metric(text, "shinealight_events_applied_total"), metric(text, "shinealight_events_ignored_total")) == (
+        1, 1)
+    assert metric(text, "shinealight_snapshots_applied_total") == 1
+    assert metric(text, "shinealight_broker_connected") == 1
+    assert metric(text, "shinealight_device_writes_total") >= 1
+    assert metric(text, "shinealight_frames_rendered_total") >= 1
+    assert 'shinealight_pods_tracked{node="n1"} 2.0' in text and 'shinealight_pods_hidden{node="n1"} 2.0' in text
+    assert 0 <= metric(text, 'shinealight_last_event_age_seconds{node="n1"}') < 60
+    assert "shinealight_frames_per_second " in text and "shinealight_resyncs_total 0.0" in text
+
+
+def test_not_ready_while_the_broker_is_away_and_sigterm_still_stops_at_once(
+        spawn_at: Callable[..., AgentProcess]) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    agent = spawn_at(BrokerEndpoint("127.0.0.1", port), *HEALTH)
+    url = health_url(agent)
+    assert http_get(url + "/healthz") == (200, "ok\n")
+    status, body = http_get(url + "/readyz")
+    assert status == 503 and body.startswith("broker: not connected to mqtt://127.0.0.1:")
+    started = time.monotonic()
+    assert agent.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < GRACE_SECONDS
+    assert not any("Traceback" in line for line in agent.stderr)
+
+
+def test_sigterm_publishes_offline_and_exits_within_the_grace_period(
+        spawn: Callable[..., AgentProcess], publisher: Publisher, probe: Callable[[str], Probe],
+        topic_prefix: str) -> None:
+    status = probe(Topics(topic_prefix).agent_status("agent-1"))
+    publisher.state(snapshot(1, "a", colors={"a": "ff0000"}).to_payload())
+    agent = spawn("agent-1", *HEALTH)
+    url = health_url(agent)
+    agent.wait_frame(padded("ff0000"))
+    wait_status(status, b"online")
+    started = time.monotonic()
+    assert agent.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < GRACE_SECONDS
+    wait_status(status, b"offline")
+    assert agent.frames[-1] == padded()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url + "/healthz", timeout=2)

@@ -8,7 +8,7 @@ import pytest
 
 from bus.messages import MAX_PAYLOAD_BYTES
 from bus.topics import Topics
-from led_agent.board import RESYNC_RETRY_SECONDS, Board
+from led_agent.board import RESYNC_RETRY_SECONDS, Board, NodeStats
 from led_agent.rendering import FLASH_SECONDS
 from tests.support.clocks import FakeClock
 from tests.support.messages import event, snapshot
@@ -50,6 +50,9 @@ BAD_EVENTS = [
     (b'{"action":"add","pod":{"name":"a"}}', "invalid"),
     (b'{"action":"remove","pod":"a","uid":"uid-a","node":"n2"}', "wrong_node"),
     (b'{"action":"add","pod":"' + b"x" * MAX_PAYLOAD_BYTES + b'"}', "oversized"),
+    (b"[" * 60_000, "too_deep"),
+    (b'{"action":"add","pod":"x","seq":' + b"9" * 5_000 + b"}", "out_of_range"),
+    (b'{"action":"add","pod":"x","seq":100000000000000000000000000000}', "out_of_range"),
 ]
 BAD_SNAPSHOTS = [
     (b"garbage", "not_json"),
@@ -69,6 +72,7 @@ def test_bad_input_is_counted_and_changes_nothing(board: Board, topic: str, payl
     assert board.frames() == before
     assert dict(board.counters.bad) == {kind: 1}
     assert board.counters.events_applied == 0
+    assert board.counters.messages == 2  # the fixture's snapshot, and this
 
 
 @pytest.mark.parametrize("topic", ["t/nodes/n2/pods", "other/nodes/n1/pods", "t/nodes/n1/color", "t/agents/x/status"])
@@ -152,3 +156,41 @@ def test_several_nodes_are_independent(clock: FakeClock) -> None:
     board.handle(STATE, snapshot(1, "a", colors={"a": "ff0000"}).to_payload())
     board.handle(TOPICS.pods("n2"), b'{"action":"add","pod":"x","color":"00ff00"}')
     assert board.frames() == {"n1": ("ff0000", "000000"), "n2": ("00ff00", "000000")}
+
+
+def test_an_event_far_ahead_is_dropped_and_asks_for_the_snapshot(board: Board) -> None:
+    before = board.frames()
+    assert board.handle(PODS, event("add", "evil", 10**15).to_payload()) == "n1"
+    assert board.frames() == before and board.counters.bad == {"seq_jump": 1}
+    assert board.handle(PODS, event("add", "c", 6).to_payload()) is None
+    assert [e.pod for e in board.entries("n1")] == ["a", "b", "c"]
+
+
+def test_the_watchers_live_snapshot_ends_a_freeze(board: Board) -> None:
+    board.handle(PODS, event("add", "evil", 1000, color="ffffff").to_payload())  # seq 1000 within bounds
+    board.handle(PODS, event("add", "c", 6, color="0000ff").to_payload())  # looks old now: ignored
+    board.handle(STATE, snapshot(5, "a").to_payload())  # a retained copy: judged, ignored
+    assert [e.pod for e in board.entries("n1")] == ["a", "b", "evil"]
+    board.handle(STATE, snapshot(6, "a", "b", "c").to_payload(), retained=False)
+    board.handle(PODS, event("remove", "a", 7).to_payload(), retained=False)
+    assert [e.pod for e in board.entries("n1")] == ["b", "c"]
+
+
+def test_pods_beyond_max_pods_are_counted_and_shown_as_overflow(clock: FakeClock) -> None:
+    board = Board(["n1"], leds=2, topics=TOPICS, clock=clock, max_pods=2)
+    board.handle(STATE, snapshot(1, "a", "b", colors={"a": "ff0000", "b": "00ff00"}).to_payload())
+    assert board.frames() == {"n1": ("ff0000", "00ff00")} and not board.animated()
+    board.frames()
+    board.handle(PODS, event("add", "c", 2).to_payload())
+    assert board.wait_changed(0)  # the hidden count changed: the last LED must say so
+    assert board.animated()
+    taken = clock.now
+    shown = set()
+    for _ in range(2):
+        shown.add(board.frames()["n1"])
+        clock.advance(0.5)
+    assert shown == {("ff0000", "00ff00"), ("ff0000", "ffffff")}
+    assert board.stats()["n1"] == NodeStats(tracked=2, hidden=1, taken_at=taken)
+    for seq in range(3, 20_003):
+        board.handle(PODS, event("add", f"flood-{seq}", seq).to_payload())
+    assert board.stats()["n1"].tracked == 2 and board.stats()["n1"].hidden == 20_001

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
 import pytest
 
 from led_agent.agent import client_id, default_agent_id
+from led_agent.board import DEFAULT_MAX_PODS
 from led_agent.cli import build_parser, config_from_args, main
 from tests.support.paths import ROOT as REPO
 
@@ -18,8 +20,8 @@ from tests.support.paths import ROOT as REPO
         ([], "the following arguments are required: --node"),
         (["--node", "Node_1"], "invalid node name 'Node_1'"),
         (["--node", "n1/#"], "invalid node name"),
-        (["--node", "n1", "--leds", "0"], "--leds: must be at least 1"),
-        (["--node", "n1", "--leds", "eight"], "--leds: not a whole number"),
+        (["--node", "n1", "--leds", "0"], "--leds: must be >= 1"),
+        (["--node", "n1", "--leds", "eight"], "--leds: not an integer"),
         (["--node", "n1", "--brightness", "1.5"], "--brightness: must be between 0 and 1"),
         (["--node", "n1", "--brightness", "-0.1"], "--brightness: must be between 0 and 1"),
         (["--node", "n1", "--brightness", "nan"], "--brightness: must be between 0 and 1"),
@@ -31,6 +33,9 @@ from tests.support.paths import ROOT as REPO
         (["--node", "n1", "--node", "n2", "--device", "blinkt"], "exactly one node"),
         (["--node", "n1", "--device", "blinkt", "--leds", "9"], "8 LEDs"),
         (["--node", "n1", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["--node", "n1", "--max-pods", "0"], "--max-pods: must be > 0"),
+        (["--node", "n1", "--max-pods", "many"], "--max-pods: not an integer"),
+        (["--node", "n1", "--http-port", "70000"], "--http-port: not a port"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(argv: list[str], message: str,
@@ -57,14 +62,18 @@ def test_defaults_and_broker_from_the_environment(monkeypatch: pytest.MonkeyPatc
     assert (config.broker.host, config.broker.port) == ("broker.example", 1884)
     assert (config.leds, config.brightness, config.topics.prefix, config.publish_frames) == (8, 0.2, "", False)
     assert config.agent_id == default_agent_id()
+    assert config.max_pods == DEFAULT_MAX_PODS == 1000
+    assert parser.parse_args(["--node", "n1"]).http_port is None  # no health server unless asked
 
 
 def test_broker_flag_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MQTT_URL", "mqtt://broker.example:1884")
     parser = build_parser()
     args = parser.parse_args(["--node", "n1", "--broker", "mqtt://other", "--agent-id", "pi-3", "--leds", "3",
-                              "--brightness", "1", "--topic-prefix", "shinealight/", "--publish-frames"])
+                              "--brightness", "1", "--topic-prefix", "shinealight/", "--publish-frames",
+                              "--max-pods", "50"])
     config = config_from_args(parser, args)
+    assert config.max_pods == 50
     assert (config.broker.host, config.agent_id, config.leds, config.brightness) == ("other", "pi-3", 3, 1.0)
     assert config.topics.agent_status("pi-3") == "shinealight/agents/pi-3/status"
     assert config.publish_frames
@@ -78,3 +87,16 @@ def test_broker_flag_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) 
 def test_default_agent_id_is_the_sanitised_host_name(hostname: str, agent_id: str) -> None:
     assert default_agent_id(hostname) == agent_id
     assert client_id(default_agent_id(hostname)) == f"led-agent-{agent_id}"
+
+
+def test_a_health_port_that_is_taken_is_one_error_line_and_exit_1() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "led_agent", "--node", "n1", "--device", "null",
+                               "--broker", "mqtt://127.0.0.1:9", "--http-host", "127.0.0.1", "--http-port", str(port)],
+                              cwd=REPO, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 1
+    assert f"cannot serve health and metrics on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -10,8 +10,9 @@ from bus.messages import PodState
 from bus.topics import Topics
 from led_agent.backends import DeviceError
 from led_agent.board import Board
-from led_agent.pacing import RenderLoop
+from led_agent.pacing import RATE_WINDOW_SECONDS, STALL_SECONDS, RenderLoop
 from led_agent.rendering import Frame
+from tests.support.clocks import FakeClock
 from tests.support.messages import event, snapshot
 
 TOPICS = Topics()
@@ -105,3 +106,53 @@ def test_a_failing_device_is_counted_and_retried() -> None:
     wait_until(lambda: device.writes and device.writes[-1] == {"n1": ("ff0000",)})
     loop.stop()
     assert board.counters.device_writes == len(device.writes)
+
+
+def test_health_comes_from_what_the_loop_knows_a_hung_device_and_a_failing_one() -> None:
+    clock = FakeClock()
+    board, device = Board(["n1"], leds=1), RecordingDevice()
+    loop = RenderLoop(board, device, brightness=0.5, fps=100, clock=clock)
+    assert not loop.alive()  # not started
+    device.release.clear()  # the first write hangs
+    loop.start()
+    assert device.entered.wait(5)
+    assert loop.alive()
+    clock.advance(STALL_SECONDS)
+    assert not loop.alive()  # no turn for STALL_SECONDS: a liveness probe restarts the agent
+    device.fail = True
+    device.release.set()
+    wait_until(lambda: loop.device_error == "unplugged")
+    wait_until(loop.alive)  # turning again
+    device.fail = False
+    board.handle(PODS, event("add", "a", 1, color="ff0000").to_payload())
+    wait_until(lambda: loop.device_error is None)
+    loop.stop()
+    assert not loop.alive()
+
+
+def test_the_frame_rate_is_measured_over_a_window() -> None:
+    clock = FakeClock()
+    board, device = Board(["n1"], leds=1), RecordingDevice()
+    board.handle(PODS, event("add", "a", 1, color="ff0000", state=PodState.TERMINATING).to_payload())  # animated
+    loop = RenderLoop(board, device, brightness=0.5, fps=100, clock=clock)
+    loop.start()
+    wait_until(lambda: board.counters.renders >= 10)
+    assert loop.frame_rate == 0.0
+    clock.advance(RATE_WINDOW_SECONDS)
+    wait_until(lambda: loop.frame_rate > 0)
+    loop.stop()
+    assert loop.frame_rate * RATE_WINDOW_SECONDS <= board.counters.renders
+
+
+def test_stop_leaves_a_hung_device_alone_and_returns() -> None:
+    board, device = Board(["n1"], leds=1), RecordingDevice()
+    board.handle(PODS, event("add", "a", 1, color="ff0000").to_payload())
+    device.release.clear()  # the device hangs in its first write
+    loop = RenderLoop(board, device, brightness=0.5)
+    loop.start()
+    assert device.entered.wait(5)
+    started = time.monotonic()
+    loop.stop(timeout=0.2)
+    assert time.monotonic() - started < 5  # not another write that hangs
+    assert not device.closed
+    device.release.set()

@@ -218,3 +218,28 @@ def test_after_all_animations_the_frame_is_the_list_padded_with_dark(
     else:  # overflow: the first leds-1 pods, then the last LED alternates between its pod and white
         assert strip.frame(settled)[: leds - 1] == tuple(colors[: leds - 1])
         assert {strip.frame(settled + t / 4)[-1] for t in range(4)} == {colors[leds - 1], WHITE}
+
+
+@given(steps=steps, leds=st.integers(1, 12), probes=st.lists(st.floats(0, 3), min_size=1, max_size=5))
+def test_a_frame_needs_only_the_first_leds_pods(steps: list[tuple[str, str, str | None, float]], leds: int,
+                                                 probes: list[float]) -> None:
+    """What the board relies on to render a node of a thousand pods as fast as one of ten."""
+    strip, now = play(steps, leds)
+    entries = strip.nodes.entries
+    first, more = entries[:leds], max(0, len(entries) - leds)
+    for probe in probes:
+        at = now + probe
+        assert render(first, strip.scene, leds=leds, now=at, more=more) == strip.frame(at)
+        assert animated(first, strip.scene, leds=leds, now=at, more=more) is animated(
+            entries, strip.scene, leds=leds, now=at)
+
+
+def test_pods_beyond_the_cap_signal_overflow_on_the_last_led() -> None:
+    pods = [entry("a", RED), entry("b", GREEN)]
+    scene = Scene()
+    scene.apply(Changes(), live_count=2, now=T0)
+    assert render(pods, scene, leds=2, now=T0) == (RED, GREEN)
+    assert not animated(pods, scene, leds=2, now=T0)
+    frames = {render(pods, scene, leds=2, now=T0 + t / 4, more=1) for t in range(4)}
+    assert frames == {(RED, GREEN), (RED, WHITE)}
+    assert animated(pods, scene, leds=2, now=T0, more=1)

@@ -24,7 +24,7 @@ from tests.support.paths import ROOT
 from watcher.kube import PodApi, Timeouts
 from watcher.service import Watcher, WatcherConfig
 
-FAST = Timeouts(connect=2, list_read=5, watch_read=2, watchdog=3)
+FAST = Timeouts(connect=2, list_read=5)
 
 
 @pytest.fixture
@@ -103,3 +103,11 @@ class WatcherProcess:
 
 def payloads(messages: list[Any], topic: str) -> list[dict[str, Any]]:
     return [json.loads(m.payload) for m in messages if m.topic == topic and m.payload]
+
+
+def metric(text: str, sample: str) -> float:
+    """The value of one sample (``name`` or ``name{labels}``) in Prometheus text."""
+    for line in text.splitlines():
+        if line.rsplit(" ", 1)[0] == sample:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {sample} in /metrics")

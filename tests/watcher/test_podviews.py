@@ -45,11 +45,12 @@ def test_finished(phase: str) -> None:
 def test_identity_is_the_uid() -> None:
     view = view_pod(raw_pod("a", uid="u-1"), color_label="blinktColor")
     assert view.key == "u-1"
-    assert view.entry().uid == "u-1"
+    assert view.entry.uid == "u-1"
 
 
-@pytest.mark.parametrize("meta", [{}, {"name": "a"}, {"namespace": "ns"}, {"name": "", "namespace": "ns"}])
-def test_malformed(meta: dict[str, str]) -> None:
+@pytest.mark.parametrize("meta", [{}, {"name": "a"}, {"namespace": "ns"}, {"name": "", "namespace": "ns"},
+                                  {"name": 42, "namespace": "ns"}, {"name": "a", "namespace": ["ns"]}])
+def test_malformed(meta: dict[str, object]) -> None:
     with pytest.raises(MalformedPod):
         view_pod({"metadata": meta}, color_label="blinktColor")
 
@@ -59,4 +60,4 @@ def test_key_is_the_contracts_identity(uid: str) -> None:
     pod = raw_pod("a", namespace="ns")
     pod["metadata"]["uid"] = uid
     view = view_pod(pod, color_label="blinktColor")
-    assert view.key == view.entry().key == (uid or "ns/a")
+    assert view.key == view.entry.key == (uid or "ns/a")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bus.messages import Action, PodState
+from watcher.podviews import MalformedPod
 from watcher.reflector import Reflector
 
 from .pods import raw_pod
@@ -76,8 +80,10 @@ def test_relist_emits_tombstones_then_differences() -> None:
     r = reflector()
     for name in "abc":
         r.apply("ADDED", raw_pod(name))
-    events = r.replace(None, [raw_pod("c", color="00ff00"), raw_pod("a"), raw_pod("e", created="2026-11-27T00:00:02Z"),
-                              raw_pod("d", created="2026-11-27T00:00:01Z")])
+    events, malformed = r.replace(None, [raw_pod("c", color="00ff00"), raw_pod("a"),
+                                         raw_pod("e", created="2026-11-27T00:00:02Z"),
+                                         raw_pod("d", created="2026-11-27T00:00:01Z")])
+    assert malformed == []
     assert [(e.action, e.pod) for e in events] == [
         (Action.REMOVE, "b"), (Action.UPDATE, "c"), (Action.ADD, "d"), (Action.ADD, "e"),
     ]
@@ -88,7 +94,7 @@ def test_relist_of_a_namespace_only_tombstones_its_own_pods() -> None:
     r = reflector()
     r.apply("ADDED", raw_pod("a", namespace="one"))
     r.apply("ADDED", raw_pod("b", namespace="two"))
-    events = r.replace("one", [])
+    events = r.replace("one", []).events
     assert [(e.action, e.pod) for e in events] == [(Action.REMOVE, "a")]
     assert names(r) == ["b"]
 
@@ -100,7 +106,7 @@ def test_restart_continues_seq_keeps_order_and_never_re_adds() -> None:
     [snapshot] = before.snapshots()
     after = reflector(epoch="new")
     after.seed(snapshot)
-    events = after.replace(None, [raw_pod("d"), raw_pod("b", ready=False), raw_pod("e"), raw_pod("a")])
+    events = after.replace(None, [raw_pod("d"), raw_pod("b", ready=False), raw_pod("e"), raw_pod("a")]).events
     assert [(e.action, e.pod, e.seq) for e in events] == [
         (Action.REMOVE, "c", 5), (Action.UPDATE, "b", 6), (Action.ADD, "e", 7),
     ]
@@ -125,6 +131,95 @@ def test_seed_for_another_node_is_ignored() -> None:
     r = reflector()
     r.seed(other.snapshots()[0])
     assert "node-2" not in r.ledgers
+
+
+# -- malformed pods: skipped and returned, never raised out of a relist -------------------
+
+
+def numbered(pod: dict[str, Any]) -> dict[str, Any]:
+    """The issue's pod: ``metadata.name`` is a number (a check on truthiness alone let it through)."""
+    pod["metadata"]["name"] = 42
+    return pod
+
+
+def broken(path: str, value: object) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def breaking(pod: dict[str, Any]) -> dict[str, Any]:
+        *parents, leaf = path.split(".")
+        target = pod
+        for key in parents:
+            target = target[key]
+        target[leaf] = value
+        return pod
+
+    return breaking
+
+
+MALFORMED = [
+    numbered,
+    broken("metadata", ["not", "an", "object"]),
+    broken("metadata.namespace", ""),
+    broken("metadata.labels", "blinkt=show"),
+    broken("metadata.uid", 7),
+    broken("metadata.name", "x" * 254),
+    broken("spec", "node-1"),
+    broken("spec.nodeName", "node/1"),
+    broken("spec.nodeName", 1),
+    broken("status", 3),
+    broken("status.conditions", "Ready"),
+    broken("status.conditions", [["Ready", "True"]]),
+    broken("metadata.creationTimestamp", 20261127),
+]
+
+
+@pytest.mark.parametrize("malform", MALFORMED)
+def test_a_malformed_pod_in_a_list_is_skipped_and_returned(malform: Callable[[dict[str, Any]], Any]) -> None:
+    r = reflector()
+    events, malformed = r.replace(None, [raw_pod("a"), malform(raw_pod("bad")), raw_pod("b")])
+    assert [(e.action, e.pod) for e in events] == [(Action.ADD, "a"), (Action.ADD, "b")]
+    assert [type(e) for e in malformed] == [MalformedPod]
+
+
+@pytest.mark.parametrize("malform", MALFORMED)
+def test_a_malformed_pod_in_an_event_raises_malformed_and_changes_nothing(
+    malform: Callable[[dict[str, Any]], Any],
+) -> None:
+    r = reflector()
+    r.apply("ADDED", raw_pod("bad"))
+    with pytest.raises(MalformedPod):
+        r.apply("MODIFIED", malform(raw_pod("bad", color="00ff00")))
+    assert [(e.pod, e.color) for e in r.ledgers["node-1"].entries] == [("bad", "ffff00")]
+
+
+@pytest.mark.parametrize("pod", [None, 1, "pod", [], ["metadata"]])
+def test_a_list_item_that_is_no_object_is_malformed(pod: object) -> None:
+    events, [error] = reflector().replace(None, [pod, raw_pod("a")])
+    assert [e.pod for e in events] == ["a"] and "not an object" in str(error)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+pod_paths = st.sampled_from(["metadata", "metadata.name", "metadata.namespace", "metadata.labels",
+                             "metadata.labels.blinktColor", "metadata.uid", "metadata.deletionTimestamp",
+                             "metadata.creationTimestamp", "spec", "spec.nodeName", "status", "status.phase",
+                             "status.conditions"])
+
+
+@given(st.lists(st.tuples(pod_paths, json_values), min_size=1, max_size=3))
+def test_any_json_in_any_field_is_read_or_malformed_never_another_error(damage: list[tuple[str, object]]) -> None:
+    pod = raw_pod("x")
+    for path, value in damage:
+        with contextlib.suppress(TypeError, KeyError):  # a parent was replaced by a non-object: damage done
+            broken(path, value)(pod)
+    r = reflector()
+    events, malformed = r.replace(None, [pod, raw_pod("a")])
+    assert "a" in [e.pod for e in events] and len(malformed) <= 1
+    try:
+        r.apply("MODIFIED", pod)
+    except MalformedPod:
+        assert malformed
 
 
 # -- properties ----------------------------------------------------------------------
@@ -199,7 +294,7 @@ def test_relist_after_missed_events_publishes_exactly_the_differences(
     lossy = reflector()
     replay(lossy, seen)
     before = {e.key: e for e in lossy.ledgers["node-1"].entries}
-    events = lossy.replace(None, world_after(seen + missed))
+    events = lossy.replace(None, world_after(seen + missed)).events
     complete = reflector()
     replay(complete, seen + missed)
     after = lossy.ledgers["node-1"].entries
