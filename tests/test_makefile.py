@@ -7,6 +7,7 @@ requirements file changes, and ``make test`` after ``make demo`` adds only the t
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -29,7 +30,10 @@ def copy(tmp_path: Path) -> Path:
 
 
 def planned(where: Path, target: str) -> str:
-    done = subprocess.run(["make", "-n", target], cwd=where, capture_output=True, text=True, timeout=60, check=False)
+    """What ``make -n target`` would run, as from a shell (not the variables of a ``make test`` around us)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    done = subprocess.run(["make", "-n", target], cwd=where, capture_output=True, text=True, timeout=60, check=False,
+                          env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -11,8 +11,9 @@ again on the shell's screen on exit, so nothing said is lost.
 
 Restored on :meth:`~TerminalDevice.close` (the render loop's stop, on Ctrl-C and SIGTERM
 through ``bus.shell``), and at interpreter exit if close never came. While the view is
-up, keyboard echo is off (Ctrl-C still works) and logging handlers that wrote to the
-terminal write into the view instead; both are put back on close. A resize (SIGWINCH,
+up, keyboard echo is off (Ctrl-C still works; keys typed meanwhile are dropped on exit,
+not run by the shell) and logging handlers and ``sys.stderr`` that wrote to the terminal
+write into the view instead; all of it is put back on close. A resize (SIGWINCH,
 or a size found changed by the ticker, for views opened off the main thread) redraws
 the whole screen at the new size. The ticker is a small thread that also turns the
 pages of a wall larger than the window and takes in log lines: a signal handler or a

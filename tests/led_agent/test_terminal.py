@@ -131,7 +131,9 @@ def test_log_lines_meant_for_the_terminal_go_into_the_view_and_come_back_on_exit
     terminal = TtyStream()
     handler = logging.StreamHandler(terminal)
     root = logging.getLogger()
+    level = root.level
     root.addHandler(handler)
+    root.setLevel(logging.WARNING)  # whatever an earlier test configured
     try:
         out = TtyStream()
         device = TerminalDevice(["n1"], stream=out, leds=1, screen=True, size=Size())
@@ -142,6 +144,7 @@ def test_log_lines_meant_for_the_terminal_go_into_the_view_and_come_back_on_exit
         assert out.getvalue().endswith(LEAVE + "broker connection lost\n")
     finally:
         root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def test_stderr_is_the_view_while_it_is_up(monkeypatch: pytest.MonkeyPatch) -> None:
