@@ -4,6 +4,7 @@
     python -m bench.first_light --baseline c35cb2e   # that commit first, then HEAD, in one run
     python -m bench.first_light --cold-uv-cache      # also HEAD with an empty uv cache (a new machine)
     python -m bench.first_light --rounds 3           # each revision three times (the machine is shared)
+    python -m bench.first_light --unset PYTHONDONTWRITEBYTECODE   # as from a shell without it
 
 Each measured revision is cloned afresh (``git clone`` of this repository, committed
 state only) into a temporary folder, and ``make demo ARGS="--console-port 0"`` runs there
@@ -63,10 +64,13 @@ def lit(lines: list[str]) -> bool:
     return any("node-" in line and any(c != DARK_CELL and any(c) for c in lit_colors(line)) for line in lines)
 
 
+UNSET: list[str] = []  # --unset: variables the runs do without
+
+
 def measure(label: str, workdir: Path, revision: str, *, timeout: float, env: dict[str, str]) -> Run:
     run = Run(label, revision)
     started = time.monotonic()
-    term = Tmux(["make", "demo", "ARGS=--console-port 0"], width=120, height=40, cwd=workdir, env=env)
+    term = Tmux(["make", "demo", "ARGS=--console-port 0"], width=120, height=40, cwd=workdir, env=env, unset=UNSET)
     try:
         while time.monotonic() - started < timeout and run.first_light is None:
             styled = term.styled()
@@ -109,8 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-uv-cache", action="store_true", help="also HEAD with an empty uv cache")
     parser.add_argument("--rounds", type=int, default=1, help="fresh clones per revision (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up on a run after this (s)")
+    parser.add_argument("--unset", action="append", default=[], metavar="VAR",
+                        help="run make without this environment variable (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the runs as JSON")
     args = parser.parse_args(argv)
+    UNSET[:] = args.unset
+    shown = {name: os.environ[name] for name in ("PYTHONDONTWRITEBYTECODE",) if name in os.environ}
+    print(f"environment: {shown or 'no PYTHONDONTWRITEBYTECODE'}; unset for the runs: {args.unset or 'nothing'}")
     load_before = os.getloadavg()[0]
     runs: list[Run] = []
     for _ in range(args.rounds):

@@ -52,19 +52,21 @@ class Tmux:
     """One tmux server with one session running ``command`` in a ``width`` by ``height`` pane."""
 
     def __init__(self, command: Sequence[str], *, width: int, height: int, cwd: Path | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, unset: Sequence[str] = ()) -> None:
         self.name = f"shinealight-{uuid.uuid4().hex[:10]}"
         self._dir = Path(tempfile.mkdtemp(prefix="tmux-"))
         config = self._dir / "tmux.conf"
         config.write_text(CONFIG)
         self._base = ["tmux", "-L", self.name, "-f", str(config)]
         environment = {**os.environ, **(env or {})}
-        environment.pop("TMUX", None)  # never attach to the tmux a developer runs the suite in
+        for name in ("TMUX", *unset):  # never attach to the tmux a developer runs the suite in
+            environment.pop(name, None)
         self._env = environment
         self._status = self._dir / "status"
         exports = "".join(f"{k}={shlex.quote(v)} " for k, v in (env or {}).items())
         where = shlex.quote(str(self._dir))
-        line = (f"trap : INT TERM; stty -a > {where}/stty-before; {exports}{shlex.join(command)}; "
+        unsets = "".join(f"unset {shlex.quote(name)}; " for name in unset)
+        line = (f"trap : INT TERM; {unsets}stty -a > {where}/stty-before; {exports}{shlex.join(command)}; "
                 f"echo $? > {where}/status.new; stty -a > {where}/stty-after; mv {where}/status.new {where}/status; "
                 "exec sleep 3600")  # a live pane, as a shell's prompt would be: tmux reports a dead one's modes wrongly
         self._run("new-session", "-d", "-s", "main", "-x", str(width), "-y", str(height),
