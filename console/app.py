@@ -13,18 +13,24 @@ traffic source. ``python -m demo`` builds these for the simulation,
 
 Endpoints:
 
-- ``GET /`` the page; ``/static/*`` its script and style (no build step).
+- ``GET /`` the page; ``GET /wall`` the wall alone, full screen, for a booth's big
+  screen; ``/static/*`` their scripts and style (ES modules, no build step);
+  ``/favicon.ico`` the icon.
 - ``GET /events`` SSE: first a ``state`` message (every node, the step log, the latest
-  run and traffic messages), then ``nodes`` (coalesced per-node updates), ``run`` (plan
-  events as they happen) and ``traffic`` (requests/s per version and the weights, about
-  once per second). One JSON object per ``data:`` line; a comment line every
-  :data:`KEEPALIVE_SECONDS` keeps proxies from closing an idle stream.
+  run and traffic messages, the timeline so far), then ``nodes`` (coalesced per-node
+  updates), ``run`` (plan events as they happen), ``traffic`` (requests/s per version
+  and the weights, about once per second) and ``timeline`` (a sample every
+  :data:`console.timeline.SAMPLE_SECONDS`). One JSON object per ``data:`` line; a
+  comment line every :data:`KEEPALIVE_SECONDS` keeps proxies from closing an idle stream.
 - ``GET /api/state`` the same first message as JSON (for scripts and curl).
 - ``POST /api/scale {"replicas": n}``, ``POST /api/strategy {"name", "version",
-  "color"}``, ``POST /api/promote``, ``POST /api/abort``, ``POST /api/traffic {"rate"}``:
+  "color"}``, ``POST /api/promote``, ``POST /api/abort``, ``POST /api/traffic {"rate"}``,
+  ``POST /api/kill {}`` (a random pod of the demo app the wall shows; or ``{"pod",
+  "namespace"}``):
   ``202`` with what was started; ``400`` with ``{"error": ...}`` for bad input (nothing is
-  changed); ``409`` while a plan runs (or when there is nothing to promote or abort).
-  Errors are mapped to statuses once, by the app's exception handlers: handlers raise.
+  changed); ``409`` while a plan runs (or when there is nothing to promote, abort or
+  kill); ``502`` when the executor could not delete the pod. Errors are mapped to
+  statuses once, by the app's exception handlers: handlers raise.
 
 Every body sent is a model of ``console.messages``.
 
@@ -38,8 +44,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,15 +58,28 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bus.bootstrapping import RetainedBootstrap
 from bus.connection import BusConnection, Message
 from bus.ordering import DEFAULT_MAX_PODS
 from bus.topics import Topics
-from bus.urls import BrokerUrl, parse_broker_url
+from bus.urls import BrokerAddress, parse_brokers
 from console.broadcasting import FLUSH_SECONDS, Closing, Hub, Subscriber, Ticker
-from console.controlling import Busy, Controls
-from console.messages import ErrorReply, RateReply, Reply, RunMessage, TrafficMessage, encode
-from console.traffic import DEFAULT_RATE, LoadGenerator, TrafficSource
-from console.wall import Wall
+from console.controlling import ActionFailed, Busy, Controls
+from console.messages import (
+    ErrorReply,
+    KilledReply,
+    RateReply,
+    Reply,
+    RunMessage,
+    SplitRow,
+    TimelineSample,
+    TrafficMessage,
+    encode,
+)
+from console.timeline import SAMPLE_SECONDS, Timeline, mark_of, release_of
+from console.traffic import DEFAULT_RATE, LoadGenerator, TrafficRates, TrafficSource
+from console.versions import Palette, split
+from console.wall import NoVictim, Wall, choose_victim
 
 log = logging.getLogger(__name__)
 
@@ -77,26 +98,35 @@ class Console:
     def __init__(
         self,
         *,
-        broker: BrokerUrl | str,
+        broker: BrokerAddress | str,
         topic_prefix: str = "",
         controls: Controls,
         traffic: TrafficSource | None = None,
         traffic_rate: float = DEFAULT_RATE,
         max_pods: int = DEFAULT_MAX_PODS,
+        nodes: Sequence[str] = (),
     ) -> None:
         self.topics = Topics(topic_prefix)
+        self._bootstrap = RetainedBootstrap(self.topics, nodes=nodes)  # brokers that keep retained from wildcards
         self.wall = Wall(self.topics, max_pods=max_pods)
         self.controls = controls
-        self.hub = Hub(self.wall, controls=controls.describe)
+        self.palette = Palette()
+        self.palette.learn(controls.state.releases)
+        self.timeline = Timeline(start=time.monotonic())
+        self.hub = Hub(self.wall, controls=controls.describe, timeline=self.timeline.samples)
         self.traffic = LoadGenerator(traffic, rate=traffic_rate) if traffic is not None else None
-        url = parse_broker_url(broker) if isinstance(broker, str) else broker
+        self.rng = random.Random()
+        brokers = parse_brokers([broker]) if isinstance(broker, str) else broker
         self.connection = BusConnection(
-            url,
+            brokers,
             client_id=f"console-{uuid.uuid4().hex[:8]}",
             subscriptions=[(self.topics.node_filter("+"), 1)],
             on_message=self._on_message,
         )
-        self._tickers = [Ticker(self.hub.flush_wall, interval=FLUSH_SECONDS, name="console-wall")]
+        for topic in self._bootstrap.initial():
+            self.connection.subscribe(topic, 1)
+        self._tickers = [Ticker(self.hub.flush_wall, interval=FLUSH_SECONDS, name="console-wall"),
+                         Ticker(self.sample_timeline, interval=SAMPLE_SECONDS, name="console-timeline")]
         if self.traffic is not None:
             self._tickers.append(Ticker(self.publish_traffic, interval=TRAFFIC_SECONDS, name="console-traffic-stats"))
         controls.on_event(self._on_run_event)
@@ -119,34 +149,81 @@ class Console:
     def publish_traffic(self) -> None:
         assert self.traffic is not None
         rates = self.traffic.rates()
+        rows, failed = self._split(rates)
         self.hub.publish_traffic(TrafficMessage(by_version=rates.by_version, failed=rates.failed, idle=rates.idle,
                                                 total=rates.total, weights=self.controls.weights(),
-                                                rate=self.traffic.rate))
+                                                rate=self.traffic.rate, rows=rows, failed_share=failed))
+
+    def sample_timeline(self) -> TimelineSample:
+        rows, failed = self._split(self.traffic.rates() if self.traffic is not None else None)
+        entries = [entry for _, entry in self.wall.pods()]
+        releases = self.controls.state.releases
+        return self.hub.publish_timeline(lambda: self.timeline.record(
+            time.monotonic(), entries=entries, releases=releases, rows=rows, failed=failed, palette=self.palette))
+
+    def kill(self, *, pod: str | None = None, namespace: str | None = None) -> KilledReply:
+        """Kill the pod asked for, or a random one the wall shows; NoVictim if there is none.
+
+        Only the demo app's pods (named by one of its releases' Deployments): on a real
+        cluster the wall may show other pods labelled to be shown, and they are not ours.
+        """
+        names = [release.name for release in self.controls.state.releases]
+        ours = [(node, entry) for node, entry in self.wall.pods() if release_of(entry.pod, names) is not None]
+        node, entry = choose_victim(ours, self.rng, pod=pod, namespace=namespace)
+        self.controls.kill(entry.pod, namespace=entry.namespace)
+        self.timeline.mark(f"kill {entry.pod}")
+        return KilledReply(pod=entry.pod, namespace=entry.namespace, node=node)
+
+    def _split(self, rates: TrafficRates | None) -> tuple[tuple[SplitRow, ...], int]:
+        state = self.controls.state
+        by_version, failed = (rates.by_version, rates.failed) if rates is not None else ({}, 0.0)
+        return split(state.releases, state.weights, by_version, failed=failed, palette=self.palette)
 
     def _on_message(self, message: Message) -> None:
         node = self.wall.handle(message.topic, message.payload, retained=message.retain)
         if node is not None:  # missed events: the broker re-sends the retained snapshot
             log.info("%s: missed events; asking for the retained snapshot again", node)
-            state = self.topics.state(node)
+            self._resync(node)
+        change = self._bootstrap.on_message(message.topic, retained=message.retain)
+        for topic in change.subscribe:
+            self.connection.subscribe(topic, 1)
+        for topic in change.unsubscribe:
+            self.connection.unsubscribe(topic)
+
+    def _resync(self, node: str) -> None:
+        state = self.topics.state(node)
+        if self._bootstrap.holds(node):  # an exact subscription of ours: renew it
+            self.connection.unsubscribe(state)
+            self.connection.subscribe(state, 1)
+        else:  # subscribe for the retained snapshot, then leave it to the wildcard again
             self.connection.subscribe(state, 1)
             self.connection.unsubscribe(state)
 
     def _on_run_event(self, message: RunMessage) -> None:
+        self.palette.learn(self.controls.state.releases)
+        mark = mark_of(message)
+        if mark is not None:
+            self.timeline.mark(mark)
         self.hub.publish_run(message)
 
 
 def create_app(
     *,
-    broker: BrokerUrl | str,
+    broker: BrokerAddress | str,
     topic_prefix: str = "",
     controls: Controls,
     traffic: TrafficSource | None = None,
     traffic_rate: float = DEFAULT_RATE,
     max_pods: int = DEFAULT_MAX_PODS,
+    nodes: Sequence[str] = (),
 ) -> Starlette:
-    """The console app; serving it starts the console (``app.state.console``), stopping it stops it."""
+    """The console app; serving it starts the console (``app.state.console``), stopping it stops it.
+
+    ``nodes``: nodes to bootstrap by exact topic from the start (``bus.bootstrapping``; for
+    brokers such as RabbitMQ that keep retained messages from wildcard subscriptions).
+    """
     console = Console(broker=broker, topic_prefix=topic_prefix, controls=controls, traffic=traffic,
-                      traffic_rate=traffic_rate, max_pods=max_pods)  # fmt: skip
+                      traffic_rate=traffic_rate, max_pods=max_pods, nodes=nodes)  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -157,7 +234,9 @@ def create_app(
             console.stop()
 
     routes = [
-        Route("/", _index),
+        Route("/", _page("index.html")),
+        Route("/wall", _page("wall.html")),
+        Route("/favicon.ico", _favicon),
         Route("/events", _events),
         Route("/api/state", _state),
         Route("/api/scale", _scale, methods=["POST"]),
@@ -165,12 +244,14 @@ def create_app(
         Route("/api/promote", _promote, methods=["POST"]),
         Route("/api/abort", _abort, methods=["POST"]),
         Route("/api/traffic", _traffic, methods=["POST"]),
+        Route("/api/kill", _kill, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/browser/mqtt.min.js", _mqtt_js),
         Mount("/browser", StaticFiles(directory=BROWSER_PAGE, html=True, check_dir=False), name="browser"),
     ]
     # ValueError: BadRequest, ControlError, and the plans' and traffic's own validation.
-    handlers = {ValueError: _status(400), Busy: _status(409), NoTraffic: _status(409)}
+    handlers = {ValueError: _status(400), Busy: _status(409), NoTraffic: _status(409), NoVictim: _status(409),
+                ActionFailed: _status(502)}  # fmt: skip
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.console = console
     return app
@@ -211,6 +292,11 @@ class TrafficBody(_Body):
     rate: StrictFloat | StrictInt
 
 
+class KillBody(_Body):
+    pod: StrictStr | None = Field(default=None, min_length=1, max_length=253)
+    namespace: StrictStr | None = Field(default=None, min_length=1, max_length=63)
+
+
 class BadRequest(ValueError):
     """A request body we cannot use (400)."""
 
@@ -242,8 +328,15 @@ def _console(request: Request) -> Console:
     return console
 
 
-async def _index(_request: Request) -> Response:
-    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+def _page(name: str) -> Callable[[Request], Awaitable[Response]]:
+    async def page(_request: Request) -> Response:
+        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+    return page
+
+
+async def _favicon(_request: Request) -> Response:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
 async def _mqtt_js(_request: Request) -> Response:
@@ -316,3 +409,9 @@ async def _traffic(request: Request) -> Response:
     body = await _parse(request, TrafficBody)
     console.traffic.set_rate(body.rate)
     return _json(RateReply(rate=console.traffic.rate), 202)
+
+
+async def _kill(request: Request) -> Response:
+    body = await _parse(request, KillBody)
+    console = _console(request)
+    return await _control(lambda: console.kill(pod=body.pod, namespace=body.namespace))
