@@ -1,7 +1,9 @@
 """A real terminal to run a program in: tmux on a private server socket, read with capture-pane.
 
-Each :class:`Tmux` starts its own server (``tmux -L <unique name> -f <own config>``), so
-it never meets a user's sessions or another test's, and :meth:`Tmux.kill` ends it. The
+Each :class:`Tmux` starts its own server on a socket in a temporary folder of its own
+(``tmux -S <folder>/socket -f <folder>/tmux.conf``), so it never meets a user's sessions
+or another test's, and :meth:`Tmux.kill` ends it and removes the folder (a ``-L`` name
+would leave a socket file in ``/tmp/tmux-<uid>`` behind each time). The
 config keeps a dead pane on screen (``remain-on-exit``), so a test can read what the
 program left behind after it ended, and sets a large history so that anything scrolled
 off the top is counted in ``#{history_size}``.
@@ -30,7 +32,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -53,11 +54,10 @@ class Tmux:
 
     def __init__(self, command: Sequence[str], *, width: int, height: int, cwd: Path | None = None,
                  env: Mapping[str, str] | None = None, unset: Sequence[str] = ()) -> None:
-        self.name = f"shinealight-{uuid.uuid4().hex[:10]}"
-        self._dir = Path(tempfile.mkdtemp(prefix="tmux-"))
+        self._dir = Path(tempfile.mkdtemp(prefix="shinealight-tmux-"))
         config = self._dir / "tmux.conf"
         config.write_text(CONFIG)
-        self._base = ["tmux", "-L", self.name, "-f", str(config)]
+        self._base = ["tmux", "-S", str(self._dir / "socket"), "-f", str(config)]
         environment = {**os.environ, **(env or {})}
         for name in ("TMUX", *unset):  # never attach to the tmux a developer runs the suite in
             environment.pop(name, None)
