@@ -7,10 +7,17 @@ Starts, in this order, and stops in reverse on Ctrl-C (or ``--duration``):
 2. the simulated cluster (``--nodes N``) in real time (``--speed`` scales every timing)
    and its Kubernetes API endpoint, with a kubeconfig written for it;
 3. one real watcher per node, reading that kubeconfig like any cluster's;
-4. the web console (``--console-port``; the URL is printed) driving the simulated
-   cluster through the strategy plans;
+4. the web console's controls, driving the simulated cluster through the strategy plans;
 5. unless ``--headless``: an LED agent following every node, drawn in this terminal;
-6. with ``--scenario tour``: the guided tour (``demo/tour.py``).
+6. with ``--scenario tour``: the guided tour (``demo/tour.py``);
+7. the web console served (``--console-port``; the URL is printed) — last, because the
+   first lights need no web server, and on a busy machine starting one takes seconds.
+
+Unless ``--headless``, the terminal view (``led_agent/backends/terminal.py``) opens
+first, so every line the demo says from the broker's on is shown above the LEDs (and
+printed again on the shell's screen when the view closes), and the plan the console
+runs (a button, or the tour) is shown as it goes: the runner's messages, folded by
+``demo/progress.py``. On a pipe the view prints plain lines instead.
 
 ``--replay CAPTURE`` is the lighter demo of the bus alone: the broker, a looped replay
 of a captured stream, and the terminal agent.
@@ -28,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from starlette.applications import Starlette
+
 from broker.launching import start_local_broker
 from bus.captures import load_capture
 from bus.replaying import ReplayOptions, replay_to_broker
@@ -37,11 +46,14 @@ from bus.urls import BrokerUrl, parse_broker_url
 from console.app import create_app
 from console.controlling import RunnerControls
 from console.executors.simulated import SimulatedExecutor
+from console.messages import RunMessage
 from console.serving import ServeError, serve_in_thread
 from console.traffic import SimulatedTraffic
+from demo.progress import advance
 from demo.tour import run_tour
 from led_agent.agent import Agent, AgentConfig
 from led_agent.backends.terminal import TerminalDevice
+from led_agent.backends.terminal_layout import Progress
 from sim.apiserver import ApiServer
 from sim.clock import RealClock
 from sim.cluster import Cluster
@@ -81,10 +93,12 @@ class Demo:
     stop: threading.Event = field(default_factory=threading.Event)
     console_url: str = ""
     say: Callable[[str], None] = field(default=lambda line: print(line, flush=True))  # prompt when piped
+    view: TerminalDevice | None = None
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def run(self) -> int:
         with self._stack:
+            self._view()
             url = self._broker()
             topics = Topics(self.options.topic_prefix)
             if self.options.replay is not None:
@@ -92,14 +106,36 @@ class Demo:
             cluster = self._cluster()
             self._watchers(cluster, url, topics)
             controls = RunnerControls(SimulatedExecutor(cluster))
-            self._console(cluster, controls, url)
+            self._follow_plans(controls)
+            app = create_app(broker=url, topic_prefix=self.options.topic_prefix, controls=controls,
+                             traffic=SimulatedTraffic(cluster))  # its listeners before any plan runs
             self._terminal(cluster.nodes, url, topics)
-            if self.options.scenario == "tour":
-                return self._tour(controls)
+            failures = self._tour(controls) if self.options.scenario == "tour" else []
+            self._console(app)  # served once the tour runs: the first lights need no web server
             self._wait()
-        return 0
+            return 1 if failures else 0
 
     # -- parts ---------------------------------------------------------------------------
+
+    def _view(self) -> None:
+        """The terminal view, before anything else: it closes last, and shows every line said."""
+        if self.options.headless:
+            return
+        self.view = TerminalDevice((), stream=sys.stdout, leds=self.options.leds)
+        self._stack.callback(self.view.close)
+        self.say = self.view.print_above
+
+    def _follow_plans(self, controls: RunnerControls) -> None:
+        view = self.view
+        if view is None:
+            return
+        shown: list[Progress | None] = [None]  # only the runner's thread writes it
+
+        def on_message(message: RunMessage) -> None:
+            shown[0] = advance(shown[0], message)
+            view.set_progress(shown[0])
+
+        controls.on_event(on_message)
 
     def _broker(self) -> BrokerUrl:
         if self.options.broker:
@@ -133,9 +169,7 @@ class Demo:
         for watcher in watchers:
             self._stack.callback(watcher.stop)
 
-    def _console(self, cluster: Cluster, controls: RunnerControls, url: BrokerUrl) -> None:
-        app = create_app(broker=url, topic_prefix=self.options.topic_prefix, controls=controls,
-                         traffic=SimulatedTraffic(cluster))
+    def _console(self, app: Starlette) -> None:
         try:
             handle = serve_in_thread(app, self.options.console_host, self.options.console_port)
         except (OSError, ServeError) as e:
@@ -146,18 +180,17 @@ class Demo:
         self.say(f"console: {handle.url}")
 
     def _terminal(self, nodes: tuple[str, ...], url: BrokerUrl, topics: Topics) -> None:
-        if self.options.headless:
+        if self.view is None:
             return
-        device = TerminalDevice(nodes, stream=sys.stdout)
         config = AgentConfig(broker=url, nodes=nodes, agent_id="demo-terminal", leds=self.options.leds, topics=topics)
-        agent = Agent(config, device)
+        agent = Agent(config, self.view)
         agent.start()
         self._stack.callback(agent.stop)
-        self.say = device.print_above
 
-    def _tour(self, controls: RunnerControls) -> int:
-        """Run the tour beside the demo; headless, the demo ends with it. 1 if a step failed."""
+    def _tour(self, controls: RunnerControls) -> list[BaseException]:
+        """Start the tour beside the demo (headless, the demo ends with it); what made it fail, as it happens."""
         failures: list[BaseException] = []
+        self._stack.callback(self.stop.set)  # whatever ends the demo ends the tour
 
         def tour() -> None:
             try:
@@ -173,8 +206,7 @@ class Demo:
                 self.stop.set()
 
         threading.Thread(target=tour, name="tour", daemon=True).start()
-        self._wait()
-        return 1 if failures else 0
+        return failures
 
     def _replay(self, url: BrokerUrl, topics: Topics) -> int:
         assert self.options.replay is not None

@@ -51,7 +51,7 @@ from bus.connection import BusConnection, Message
 from bus.health import Health, Metric
 from bus.topics import Topics, validate_agent_id
 from bus.urls import BrokerAddress
-from led_agent.backends import Device
+from led_agent.backends import Device, FollowsBoard
 from led_agent.board import DEFAULT_MAX_PODS, Board, Counters
 from led_agent.pacing import DEFAULT_FPS, STALL_SECONDS, RenderLoop
 from led_agent.rendering import Frame
@@ -99,6 +99,8 @@ class Agent:
         self._clock = clock
         self.board = Board(config.nodes, leds=config.leds, topics=config.topics, clock=clock,
                            max_pods=config.max_pods)
+        if isinstance(device, FollowsBoard):
+            device.follow(self.board)
         self.connection = BusConnection(
             config.broker,
             client_id=validate_agent_id(config.agent_id),

@@ -6,6 +6,8 @@ the Blinkt! in hardware, the JSON stream as a field, the terminal not at all (fa
 colours on a monitor). ``show`` is only ever called from the render thread, at most
 once per frame period, so a slow device (the Blinkt! bit-bangs for milliseconds) never
 holds up message handling. ``close`` releases the device; the render loop blanks it first.
+A device that shows more than colours (the terminal's pod counts) is a
+:class:`FollowsBoard`: the agent hands it its board (a :class:`PodSource`) once.
 
 Errors: :class:`DeviceError` for a device that cannot be opened or written (the agent
 logs and counts it), :class:`DeviceOptionError` (a subclass) for options the device
@@ -18,12 +20,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Protocol, TextIO
+from typing import Protocol, TextIO, runtime_checkable
 
 from led_agent.rendering import Frame
 
-__all__ = ["DEVICE_NAMES", "GPIO_DRIVER_NAMES", "Device", "DeviceError", "DeviceOptionError", "Frame",
-           "check_options", "open_device"]
+__all__ = ["DEVICE_NAMES", "GPIO_DRIVER_NAMES", "Device", "DeviceError", "DeviceOptionError", "FollowsBoard", "Frame",
+           "PodSource", "check_options", "open_device"]
 
 DEVICE_NAMES = ("terminal", "json", "blinkt", "null")
 GPIO_DRIVER_NAMES = ("auto", "rpi-gpio", "lgpio", "gpiod", "blinkt")  # the Blinkt!'s; blinkt.py checks it agrees
@@ -41,6 +43,21 @@ class Device(Protocol):
     def show(self, frames: Mapping[str, Frame], brightness: float) -> None: ...
 
     def close(self) -> None: ...
+
+
+class PodSource(Protocol):
+    """What a device may read of the agent's board: each node's list and its watcher's status."""
+
+    def entries(self, node: str) -> Sequence[object]: ...
+
+    def status(self, node: str) -> str | None: ...
+
+
+@runtime_checkable
+class FollowsBoard(Protocol):
+    """A device that shows more than frames (the terminal: pod counts); the agent hands it its board."""
+
+    def follow(self, source: PodSource) -> None: ...
 
 
 def check_options(name: str, *, nodes: Sequence[str], leds: int, gpio_driver: str | None = None) -> None:
@@ -74,7 +91,7 @@ def open_device(
     if name == "terminal":
         from led_agent.backends.terminal import TerminalDevice
 
-        return TerminalDevice(nodes, stream=out)
+        return TerminalDevice(nodes, stream=out, leds=leds)
     if name == "blinkt":
         from led_agent.backends.blinkt import open_blinkt
 

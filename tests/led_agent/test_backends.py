@@ -1,10 +1,9 @@
-"""The json, terminal and null devices, and the device options."""
+"""The json and null devices, and the device options (the terminal has test_terminal*.py)."""
 
 from __future__ import annotations
 
 import io
 import json
-import re
 
 import pytest
 
@@ -31,24 +30,6 @@ def test_json_on_a_closed_stream_raises_device_error() -> None:
     out.close()
     with pytest.raises(DeviceError):
         device.show({"n1": ("ff0000",)}, 1.0)
-
-
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def test_terminal_draws_one_row_per_node_and_redraws_in_place() -> None:
-    out = io.StringIO()
-    device = open_device("terminal", nodes=["node-1", "n2"], leds=3, stream=out)
-    device.show({"node-1": ("ff0000", "000000", "000000"), "n2": ("0000ff", "0000ff", "000000")}, 0.2)
-    first = out.getvalue()
-    device.show({"n2": ("000000", "000000", "000000")}, 0.2)
-    second = out.getvalue()[len(first) :]
-    device.close()
-    assert "\x1b[38;2;255;0;0m██" in first and "\x1b[38;2;0;0;255m██" in first
-    assert [ANSI.sub("", line) for line in first.splitlines()] == ["node-1  ██····", "n2      ████··"]
-    assert second.startswith("\x1b[2F")  # back up over the two rows: no scrollback spam
-    assert [ANSI.sub("", line) for line in second.splitlines()] == ["node-1  ██····", "n2      ······"]
-    assert out.getvalue().endswith("\x1b[0m")
 
 
 def test_null_device_keeps_count() -> None:
