@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench clean node_modules esphome
+.PHONY: demo test lint bench clean node_modules esphome homeassistant
 
 # npm packages the device tests run under Node.js (MicroPython's WebAssembly port, mqtt.js),
 # from package.json + package-lock.json, installed once per lock file.
@@ -24,6 +24,11 @@ node_modules: $(NODE_STAMP)
 esphome:
 	-@devices/esphome/ensure-esphome >/dev/null
 
+# Home Assistant's MQTT integration, in a venv of its own (Python 3.13, pins of its own), which
+# judges the watcher's discovery payloads in the tests; skipped with the reason when it cannot be built.
+homeassistant:
+	-@tests/watcher/homeassistant/ensure-homeassistant >/dev/null
+
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,7 +40,7 @@ DEMO_ARGS ?= --scenario tour
 demo: $(STAMP)
 	$(PY) -m demo $(DEMO_ARGS) $(ARGS)
 
-test: $(STAMP) $(NODE_STAMP) esphome
+test: $(STAMP) $(NODE_STAMP) esphome homeassistant
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
@@ -47,4 +52,4 @@ bench: $(STAMP)
 	$(PY) -m bench.pipeline $(ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-esphome node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-esphome .venv-homeassistant node_modules .pytest_cache .mypy_cache .ruff_cache
