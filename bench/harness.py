@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.apiprocess import ApiProcess
-from broker.launching import RunningBroker, start_mosquitto
+from broker.engines import Engine, start_engine
 from bus.topics import Topics
-from bus.urls import parse_broker_url
+from bus.urls import parse_brokers
 from led_agent.agent import Agent, AgentConfig
 from led_agent.rendering import Frame
 from sim.kubeconfig import write_kubeconfig
@@ -75,12 +75,21 @@ class RecordingDevice:
 
 @dataclass
 class Bench:
-    """Broker + API server + one watcher process per node + an in-process agent."""
+    """Broker + API server + one watcher process per node + an in-process agent.
+
+    ``engine``: which MQTT engine to start (``broker.engines``); ``urls``: use these
+    brokers instead (started and stopped by the caller). On several servers watchers
+    take them in order and the agent the list rotated by one (a cluster: watchers on
+    the first server, the agent on the second), each with the whole list for failover.
+    """
 
     nodes: list[str]
     pods_per_node: int
     bookmark_interval: float = 30.0
-    broker: RunningBroker = field(init=False)
+    engine: str = "mosquitto"
+    urls: tuple[str, ...] | None = None
+    rotate: bool = True  # False: independent brokers, every part in the same order
+    broker: Engine | None = field(init=False, default=None)
     api: ApiProcess = field(init=False)
     watchers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     agent: Agent | None = None
@@ -88,8 +97,25 @@ class Bench:
     _tmp: tempfile.TemporaryDirectory[str] = field(default_factory=tempfile.TemporaryDirectory)
 
     def __post_init__(self) -> None:
-        self.broker = start_mosquitto(persistence=False)
-        self.api = ApiProcess(self.nodes, self.pods_per_node, bookmark_interval=self.bookmark_interval)
+        if self.urls is None:
+            self.broker = start_engine(self.engine)
+            self.urls = self.broker.urls
+        try:
+            self.api = ApiProcess(self.nodes, self.pods_per_node, bookmark_interval=self.bookmark_interval)
+        except BaseException:  # no orphaned broker (a NATS cluster is three processes)
+            if self.broker is not None:
+                self.broker.stop()
+            raise
+
+    @property
+    def publishers(self) -> str:
+        assert self.urls
+        return ",".join(self.urls)
+
+    @property
+    def subscribers(self) -> str:
+        assert self.urls
+        return ",".join(self.urls[1:] + self.urls[:1]) if self.rotate else self.publishers
 
     def start_watchers(self, *, all_nodes: bool = False, root: Path = ROOT) -> None:
         """``python -m watcher`` per node (or one ``--all-nodes``), from ``root`` (another checkout, to compare)."""
@@ -97,14 +123,14 @@ class Bench:
         env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1")
         targets = [["--all-nodes"]] if all_nodes else [["--node", n] for n in self.nodes]
         for target in targets:
-            args = [*target, "--kubeconfig", str(kubeconfig), "--broker", self.broker.url, "--log-level", "WARNING",
+            args = [*target, "--kubeconfig", str(kubeconfig), "--broker", self.publishers, "--log-level", "WARNING",
                     "--snapshot-interval", "0.2"]
             self.watchers.append(subprocess.Popen([sys.executable, "-m", "watcher", *args], cwd=root, env=env,
                                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                   stderr=subprocess.DEVNULL))
 
     def start_agent(self, *, leds: int = 8) -> Agent:
-        config = AgentConfig(broker=parse_broker_url(self.broker.url), nodes=tuple(self.nodes), agent_id="bench",
+        config = AgentConfig(broker=parse_brokers([self.subscribers]), nodes=tuple(self.nodes), agent_id="bench",
                              leds=leds, topics=Topics())
         self.agent = Agent(config, self.device)
         self.agent.start()
@@ -128,5 +154,6 @@ class Bench:
         for process in self.watchers:
             process.wait(10)
         self.api.stop()
-        self.broker.stop()
+        if self.broker is not None:
+            self.broker.stop()
         self._tmp.cleanup()

@@ -2,6 +2,7 @@
 
     python -m bench.pipeline            # all measurements, ~2 minutes
     python -m bench.pipeline --quick    # smaller counts, for a smoke run
+    python -m bench.pipeline --engine nats   # the same on a 3-server NATS cluster
 
 Pipeline = a pod change in the API server's store → the watcher (a real `python -m
 watcher` process per node) → Mosquitto → the agent (in this process, a recording
@@ -23,11 +24,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.harness import ROOT, Bench, percentile, report, rss_mib
 from bench.workload import color_of
-from broker.launching import start_mosquitto
+from broker.engines import ENGINES, start_engine
 
 
-def raw_paho(url_port: int, *, count: int, rate: float | None) -> dict[str, float]:
-    """Publish ``count`` QoS 1 messages (paced at ``rate``/s, or flat out) and time their arrival."""
+def raw_paho(url_port: int, *, count: int, rate: float | None, sub_port: int | None = None) -> dict[str, float]:
+    """Publish ``count`` QoS 1 messages (paced at ``rate``/s, or flat out) and time their arrival.
+
+    ``sub_port``: subscribe through another server of a cluster (as the pipeline's agent does).
+    """
     topic = f"bench/{uuid.uuid4().hex[:8]}"
     sent: dict[int, float] = {}
     latencies: list[float] = []
@@ -41,7 +45,7 @@ def raw_paho(url_port: int, *, count: int, rate: float | None) -> dict[str, floa
 
     sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sub-{topic[-8:]}")
     sub.on_message = on_message
-    sub.connect("127.0.0.1", url_port)
+    sub.connect("127.0.0.1", sub_port or url_port)
     sub.subscribe(topic, qos=1)
     sub.loop_start()
     pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{topic[-8:]}")
@@ -93,15 +97,33 @@ def pipeline_throughput(bench: Bench, *, count: int, offset: int) -> dict[str, f
     the API server streams the backlog as fast as the pipeline takes it, and we time
     from the release to the agent having applied every event.
     """
-    assert bench.agent is not None
-    applied_before = bench.agent.counters.events_applied
+    agent = bench.agent
+    assert agent is not None
+    applied_before, resyncs_before = agent.counters.events_applied, agent.counters.resyncs
+    final = _final_colors(bench, count=count, offset=offset)
     bench.api.prepare_backlog(count, offset)
     started = time.monotonic()
     bench.api.release_backlog()
-    bench.wait_until(lambda: bench.agent is not None and bench.agent.counters.events_applied - applied_before >= count,
-                     120, "all events applied")
+
+    def done() -> bool:  # every event applied; or (an engine that delivered some late) every pod in its last colour
+        return agent.counters.events_applied - applied_before >= count or all(
+            {e.pod: e.color for e in agent.board.entries(node)}.items() >= colors.items()
+            for node, colors in final.items())
+
+    bench.wait_until(done, 120, "all events applied, or the final colours shown")
     elapsed = time.monotonic() - started
-    return {"events": count, "per_second": count / elapsed}
+    return {"events": count, "per_second": count / elapsed,
+            "applied_fraction": (agent.counters.events_applied - applied_before) / count,
+            "resyncs": agent.counters.resyncs - resyncs_before}
+
+
+def _final_colors(bench: Bench, *, count: int, offset: int) -> dict[str, dict[str, str]]:
+    """The colour each pod ends with after ``prepare_backlog(count, offset)`` (``bench.apiprocess``)."""
+    final: dict[str, dict[str, str]] = {}
+    for k in range(count):
+        node = bench.nodes[k % len(bench.nodes)]
+        final.setdefault(node, {})[f"{node}-p{(k // len(bench.nodes)) % bench.pods_per_node}"] = color_of(offset + k)
+    return final
 
 
 def burst(bench: Bench, *, count: int, offset: int) -> dict[str, float]:
@@ -129,7 +151,7 @@ def memory(pods: int) -> dict[str, float]:
     try:
         bench.start_watchers()
         agent = subprocess.Popen([sys.executable, "-m", "led_agent", "--node", "node-1", "--device", "null",
-                                  "--broker", bench.broker.url, "--agent-id", "bench-rss"], cwd=ROOT,
+                                  "--broker", bench.subscribers, "--agent-id", "bench-rss"], cwd=ROOT,
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         probe = bench.start_agent(leds=pods)
         bench.wait_until(lambda: probe.board.entries("node-1").__len__() == pods, 30, "snapshot with all pods")
@@ -150,19 +172,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--engine", choices=ENGINES, default="mosquitto",
+                        help="the MQTT engine (broker.engines); on a cluster (nats) watchers publish through the "
+                             "first server and the agent subscribes through the second (default: %(default)s)")
     args = parser.parse_args(argv)
     scale = 0.2 if args.quick else 1.0
     results: dict[str, dict[str, float]] = {}
 
-    broker = start_mosquitto(persistence=False)
+    broker = start_engine(args.engine)
     try:
-        results["paho_latency_100_per_s"] = raw_paho(broker.port, count=int(1000 * scale), rate=100)
-        results["paho_throughput"] = raw_paho(broker.port, count=int(5000 * scale), rate=None)
+        pub, sub = (int(url.rsplit(":", 1)[1]) for url in (broker.urls[0], broker.urls[1 % len(broker.urls)]))
+        results["paho_latency_100_per_s"] = raw_paho(pub, count=int(1000 * scale), rate=100, sub_port=sub)
+        results["paho_throughput"] = raw_paho(pub, count=int(5000 * scale), rate=None, sub_port=sub)
     finally:
         broker.stop()
 
     nodes = [f"node-{i}" for i in range(1, 11)]
-    bench = Bench(nodes=nodes, pods_per_node=8)
+    bench = Bench(nodes=nodes, pods_per_node=8, engine=args.engine)
     try:  # one watcher process per node, as the DaemonSet runs them
         bench.start_watchers()
         bench.start_agent()
@@ -172,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         results["burst_one_node"] = burst(bench, count=1000, offset=200_000)
     finally:
         bench.close()
-    bench = Bench(nodes=nodes, pods_per_node=8)
+    bench = Bench(nodes=nodes, pods_per_node=8, engine=args.engine)
     try:  # one --all-nodes watcher process for the same 10 nodes
         bench.start_watchers(all_nodes=True)
         bench.start_agent()

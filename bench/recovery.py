@@ -42,7 +42,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.harness import ROOT, Bench, report
 from bench.workload import color_of
-from broker.launching import start_mosquitto
+from broker.launching import RunningBroker, start_mosquitto
 
 NODE = "node-1"
 SETTLE_SECONDS = 3.0
@@ -137,8 +137,10 @@ def retained_holds(port: int, color: str, timeout: float) -> float:
 
 
 def broker_outage(rig: Rig, seconds: float) -> dict[str, float]:
-    port = rig.bench.broker.port
-    rig.bench.broker.stop()
+    broker = rig.bench.broker
+    assert isinstance(broker, RunningBroker), "the broker outages need the rig's own Mosquitto"
+    port = broker.port
+    broker.stop()
     time.sleep(1)  # the watcher sees the change while the broker is away
     color = rig.change()
     time.sleep(max(0.0, seconds - 1))

@@ -4,6 +4,11 @@ Used only when no ``mosquitto`` binary exists, so ``make demo`` runs anywhere Py
 does. It keeps retained messages in memory only; for anything beyond a demo, install
 Mosquitto (``broker/mosquitto.conf``).
 
+One fix on top of amqtt 0.12: on every connect it sends the client the retained
+messages matching *any* client's subscriptions (it loops over the broker-wide table),
+so each agent got every other node's snapshots, dropped as ``unexpected_topic``.
+:func:`broker_class` sends a client only the retained messages of its own filters.
+
     python -m broker --port 1883     (broker/cli.py)
 """
 
@@ -21,10 +26,22 @@ def amqtt_config(port: int, host: str = "127.0.0.1") -> dict[str, Any]:
     }
 
 
-async def serve(port: int, host: str) -> None:
+def broker_class() -> type[Any]:
+    """amqtt's Broker, sending retained messages only for the connecting client's own subscriptions."""
     from amqtt.broker import Broker
 
-    broker = Broker(amqtt_config(port, host))
+    class OwnRetainedBroker(Broker):  # type: ignore[misc]
+        async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int],
+                                                              session: Any) -> None:
+            holders = self._subscriptions.get(subscription[0], ())
+            if any(holder.client_id == session.client_id for holder, _qos in holders):
+                await super()._publish_retained_messages_for_subscription(subscription, session)
+
+    return OwnRetainedBroker
+
+
+async def serve(port: int, host: str) -> None:
+    broker = broker_class()(amqtt_config(port, host))
     await broker.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,17 +57,15 @@ class RunningBroker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     @property
+    def urls(self) -> tuple[str, ...]:
+        return (self.url,)
+
+    @property
     def log_path(self) -> Path:
         return self.workdir / "broker.log"
 
     def stop(self, *, timeout: float = 5.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=timeout)
         if self._tmp is not None:
             self._tmp.cleanup()
 
@@ -74,6 +73,25 @@ class RunningBroker:
         """Stop without a chance to save (the `kill -9` case)."""
         self.process.kill()
         self.process.wait()
+
+
+def private_workdir(workdir: Path | None, kind: str) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    """``workdir``, or a fresh temporary one (returned too: the caller cleans it up)."""
+    if workdir is not None:
+        return workdir, None
+    tmp = tempfile.TemporaryDirectory(prefix=f"shinealight-{kind}-")
+    return Path(tmp.name), tmp
+
+
+def stop_process(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+    """SIGTERM a process we started, and SIGKILL it if it lingers past ``timeout``."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _spawn(command: list[str], workdir: Path, *, cwd: Path | None = None) -> subprocess.Popen[bytes]:
@@ -111,14 +129,17 @@ def run_as_user() -> str:
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
-def mosquitto_config(*, port: int, ws_port: int | None, data_dir: Path, persistence: bool) -> str:
+def mosquitto_config(*, port: int, ws_port: int | None, data_dir: Path, persistence: bool,
+                     password_file: Path | None = None) -> str:
     lines = [
         f"user {run_as_user()}",
         "per_listener_settings false",
-        "allow_anonymous true",
+        "allow_anonymous false" if password_file else "allow_anonymous true",
         f"listener {port} 127.0.0.1",
         "protocol mqtt",
     ]
+    if password_file:
+        lines.append(f"password_file {password_file}")
     if ws_port:
         lines += [f"listener {ws_port} 127.0.0.1", "protocol websockets"]
     if persistence:
@@ -134,22 +155,33 @@ def start_mosquitto(
     workdir: Path | None = None,
     persistence: bool = True,
     binary: str | None = None,
+    users: Mapping[str, str] | None = None,
 ) -> RunningBroker:
-    """Start the local Mosquitto on a free port (``workdir`` keeps its data across restarts)."""
+    """Start the local Mosquitto on a free port (``workdir`` keeps its data across restarts).
+
+    ``users`` (name → password): only they may connect (``mosquitto_passwd`` hashes them).
+    """
     exe = binary or find_mosquitto()
     if exe is None:
         raise BrokerStartError("no mosquitto binary found (apt-get install mosquitto)")
-    tmp = None
-    if workdir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="shinealight-mosquitto-")
-        workdir = Path(tmp.name)
+    workdir, tmp = private_workdir(workdir, "mosquitto")
     port = port or free_port()
+    password_file = _write_password_file(workdir / "passwords", users) if users else None
     conf = workdir / "mosquitto.conf"
-    conf.write_text(mosquitto_config(port=port, ws_port=ws_port, data_dir=workdir, persistence=persistence))
+    conf.write_text(mosquitto_config(port=port, ws_port=ws_port, data_dir=workdir, persistence=persistence,
+                                     password_file=password_file))
     process = _spawn([exe, "-c", str(conf)], workdir)
     wait_for_port(port, process, timeout=10, workdir=workdir)
     log.info("mosquitto listening on 127.0.0.1:%d", port)
     return RunningBroker("mosquitto", port, ws_port, process, workdir, tmp)
+
+
+def _write_password_file(path: Path, users: Mapping[str, str]) -> Path:
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    path.write_text("")
+    for name, password in users.items():  # -b: the password is an argument of a process of ours, briefly
+        subprocess.run([tool, "-b", str(path), name, password], check=True, capture_output=True)
+    return path
 
 
 def start_embedded(*, port: int | None = None) -> RunningBroker:

@@ -13,14 +13,15 @@ import math
 from collections.abc import Callable
 from typing import NoReturn
 
+from bus.redaction import redact
 from bus.topics import TopicError
 
 
 class UsageParser(argparse.ArgumentParser):
-    """argparse with a one-line error and exit code 2."""
+    """argparse with a one-line error and exit code 2; the error never shows a password."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {redact(message)} (see --help)\n")
 
 
 def number(minimum: float, *, strict: bool, kind: type[float] | type[int] = float,

@@ -26,10 +26,11 @@ from bus.captures import DEFAULT_INTERVAL, CaptureError, CaptureWriter, load_cap
 from bus.connection import BrokerUnavailable
 from bus.messages import utc_timestamp
 from bus.recording import Recorder, validate_topic_filter
+from bus.redaction import redact
 from bus.replaying import ReplayOptions, replay_to_broker
 from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, stop_on_signals
 from bus.topics import validate_prefix
-from bus.urls import BrokerUrl
+from bus.urls import Brokers
 
 log = logging.getLogger("bus")
 
@@ -94,7 +95,7 @@ def _open_output(path: str, *, force: bool) -> TextIO:
     return open(path, "w" if force else "x", encoding="utf-8", newline="\n")
 
 
-def run_record(args: argparse.Namespace, url: BrokerUrl, stop: threading.Event) -> int:
+def run_record(args: argparse.Namespace, brokers: Brokers, stop: threading.Event) -> int:
     topics = args.topic or [f"{args.topic_prefix}nodes/#"]
     try:
         stream = _open_output(args.out, force=args.force)
@@ -104,8 +105,8 @@ def run_record(args: argparse.Namespace, url: BrokerUrl, stop: threading.Event) 
         return _fail(args, 2, f"cannot write {args.out}: {e.strerror or e}")
     try:
         writer = CaptureWriter(stream, started=utc_timestamp(time.time()), topics=topics)
-        recorder = Recorder(url, topics=topics, writer=writer, limit=args.count, mqtt311=args.mqtt311)
-        log.info("recording %s from %s to %s", ", ".join(topics), url.redacted(), args.out)
+        recorder = Recorder(brokers, topics=topics, writer=writer, limit=args.count, mqtt311=args.mqtt311)
+        log.info("recording %s from %s to %s", ", ".join(topics), brokers.redacted(), args.out)
         recorder.start()  # a broker that is down: paho keeps retrying and logs each attempt
         _wait_recording(recorder, args.duration, stop)
     finally:
@@ -113,6 +114,8 @@ def run_record(args: argparse.Namespace, url: BrokerUrl, stop: threading.Event) 
             stream.close()
     if recorder.error is not None:
         return _fail(args, 1, f"writing {args.out} failed after {recorder.count} messages: {recorder.error}")
+    if recorder.failure is not None:
+        return _fail(args, 1, f"recording stopped after {recorder.count} messages: {recorder.failure}")
     log.info("recorded %d messages to %s", recorder.count, args.out)
     return 0
 
@@ -130,7 +133,7 @@ def _wait_recording(recorder: Recorder, duration: float | None, stop: threading.
 # -- replay ---------------------------------------------------------------------------
 
 
-def run_replay(args: argparse.Namespace, url: BrokerUrl, stop: threading.Event) -> int:
+def run_replay(args: argparse.Namespace, brokers: Brokers, stop: threading.Event) -> int:
     try:
         capture = load_capture(args.file, interval=args.interval)
     except CaptureError as e:
@@ -143,7 +146,7 @@ def run_replay(args: argparse.Namespace, url: BrokerUrl, stop: threading.Event) 
     options = ReplayOptions(speed=args.speed, loop=args.loop or args.passes is not None, passes=args.passes,
                             loop_gap=args.loop_gap, topic_prefix=args.topic_prefix, retain=args.retain)
     try:
-        stats = replay_to_broker(capture, url, options=options, stop=stop, connect_timeout=args.connect_timeout)
+        stats = replay_to_broker(capture, brokers, options=options, stop=stop, connect_timeout=args.connect_timeout)
     except BrokerUnavailable as e:
         return _fail(args, 1, str(e))
     log.info("published %d messages in %d pass(es)%s", stats.published, stats.passes,
@@ -157,14 +160,14 @@ def run_replay(args: argparse.Namespace, url: BrokerUrl, stop: threading.Event) 
 
 
 def _fail(args: argparse.Namespace, code: int, message: str) -> int:
-    print(f"python -m bus {args.command}: error: {message}", file=sys.stderr)
+    print(redact(f"python -m bus {args.command}: error: {message}"), file=sys.stderr)
     return code
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    url = broker_from_args(parser, args)
+    brokers = broker_from_args(parser, args)
     configure_logging(args)
     stop = stop_on_signals()  # Ctrl-C and SIGTERM end both commands normally
-    return run_record(args, url, stop) if args.command == "record" else run_replay(args, url, stop)
+    return run_record(args, brokers, stop) if args.command == "record" else run_replay(args, brokers, stop)

@@ -26,12 +26,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from bus.captures import CapturedMessage, CaptureWriter
 from bus.connection import BusConnection, Message
 from bus.topics import TopicError
-from bus.urls import BrokerUrl
+from bus.urls import BrokerAddress, Brokers
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ class Recorder:
 
     def __init__(
         self,
-        url: BrokerUrl,
+        brokers: BrokerAddress,
         *,
         topics: Sequence[str],
         writer: CaptureWriter,
@@ -72,14 +71,16 @@ class Recorder:
         self.limit = limit
         self.finished = threading.Event()
         self.error: OSError | None = None
+        self.failure: str | None = None  # the connection gave up (bus.connection: a takeover)
         self._clock = clock
         self._started = clock()
         self._lock = threading.Lock()
         self._connection = BusConnection(
-            url if mqtt311 else replace(url, protocol="5"),
+            Brokers.of(brokers).with_protocol("3.1.1" if mqtt311 else "5"),
             client_id=f"bus-record-{uuid.uuid4().hex[:8]}",
             subscriptions=[(validate_topic_filter(t), RECORD_QOS) for t in topics],
             on_message=self._record,
+            on_fatal=self._given_up,
             retain_as_published=not mqtt311,
         )
 
@@ -101,6 +102,10 @@ class Recorder:
         with self._lock:
             self.finished.set()
         self._connection.stop(publish_offline=False)
+
+    def _given_up(self, reason: str) -> None:
+        self.failure = reason
+        self.finished.set()
 
     def _record(self, message: Message) -> None:
         offset = self._clock() - self._started

@@ -54,7 +54,7 @@ from paho.mqtt.client import MQTTMessageInfo
 from bus.captures import Capture, CapturedMessage
 from bus.connection import BrokerUnavailable, BusConnection
 from bus.topics import validate_prefix
-from bus.urls import BrokerUrl
+from bus.urls import BrokerAddress
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,8 @@ class _TrackedPublisher:
         if not self._connection.connected:
             log.warning("broker connection lost; replay paused until it is back")
             while not self._connection.wait_connected(0.2):
+                if self._connection.failure is not None:
+                    raise BrokerUnavailable(self._connection.failure)
                 if self._stop.is_set():
                     return  # replay() sees the stop before the next message
         info = self._connection.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
@@ -255,13 +257,13 @@ def _connect(connection: BusConnection, *, timeout: float, stop: threading.Event
             connection.stop(publish_offline=False)
             if stop.is_set():
                 return False
-            raise BrokerUnavailable(f"no connection to {connection.url.redacted()} within {timeout:g} s")
+            raise BrokerUnavailable(f"no connection to {connection.brokers.redacted()} within {timeout:g} s")
     return True
 
 
 def replay_to_broker(
     capture: Capture,
-    url: BrokerUrl,
+    brokers: BrokerAddress,
     *,
     options: ReplayOptions | None = None,
     stop: threading.Event | None = None,
@@ -270,10 +272,10 @@ def replay_to_broker(
 ) -> ReplayStats:
     """Replay to a broker; wait for QoS 1/2 confirmations at the end (or on stop)."""
     stop = stop or threading.Event()
-    connection = BusConnection(url, client_id=f"bus-replay-{uuid.uuid4().hex[:8]}")
+    connection = BusConnection(brokers, client_id=f"bus-replay-{uuid.uuid4().hex[:8]}")
     if not _connect(connection, timeout=connect_timeout, stop=stop):
         return ReplayStats(stopped=True)
-    log.info("replaying %d messages to %s", len(capture.messages), url.redacted())
+    log.info("replaying %d messages to %s", len(capture.messages), connection.url.redacted())
     publisher = _TrackedPublisher(connection, stop)
     unconfirmed = 0
     try:

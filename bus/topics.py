@@ -2,7 +2,7 @@
 
 All topics hang off an optional prefix (``--topic-prefix``, e.g. ``shinealight/``)::
 
-    <prefix>nodes/<node>/pods      events, QoS 1, not retained
+    <prefix>nodes/<node>/pods      events, QoS 1, not retained (<node>: see below)
     <prefix>nodes/<node>/state     snapshot, retained
     <prefix>nodes/<node>/status    online/offline, retained (+ last will)
     <prefix>agents/<id>/status     online/offline, retained (+ last will)
@@ -13,6 +13,17 @@ All topics hang off an optional prefix (``--topic-prefix``, e.g. ``shinealight/`
 Node names are Kubernetes node names (DNS-1123 subdomains). Names carrying MQTT
 wildcards or separators (``+``, ``#``, ``/``) are rejected here, once, so no other
 module has to think about topic injection.
+
+No topic level ever holds a ``.``: NATS (before 2.10) refuses such a topic and drops
+the connection, and RabbitMQ turns every ``.`` into a level separator
+(``nodes/ip-10-0-0-1.ec2.internal/state`` arrives as
+``nodes/ip-10-0-0-1/ec2/internal/state``). So the ``<node>`` level is the node name with
+every ``.`` written ``_`` (:func:`node_segment`): ``ip-10-0-0-1_ec2_internal``. The
+mapping is reversible because a node name never holds ``_``; :meth:`Topics.parse` maps
+back, and payloads carry the real name. Every subscriber applies it the same way
+(``docs/protocol.md`` tells third-party devices how). Agent ids, watcher ids and
+prefixes are ours to choose, so they simply may not hold a ``.`` (the agent's
+``--agent-id`` writes a dot as ``_``, as a node name's: :func:`agent_id_from`).
 """
 
 from __future__ import annotations
@@ -22,7 +33,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_AGENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_SEGMENT = re.compile(r"^[a-z0-9_-]+$")
+WATCHER_NODE_CHARS = 64  # of a node's segment in a watcher id, so the id stays a short client id
 
 
 class TopicError(ValueError):
@@ -44,17 +57,47 @@ def validate_node(node: str) -> str:
     return node
 
 
+def node_segment(node: str) -> str:
+    """The topic level of ``node``: its name with every '.' written '_'."""
+    return validate_node(node).replace(".", "_")
+
+
+def node_from_segment(segment: str) -> str:
+    """The node name of a topic level (the reverse of :func:`node_segment`); TopicError if it is none."""
+    if "." in segment:
+        raise TopicError(f"node level {segment!r} holds '.': publishers write a node name's dots as '_' "
+                         "(docs/protocol.md)")
+    if not _SEGMENT.match(segment):
+        raise TopicError(f"invalid node level {segment!r}: expected a node name with '.' written '_'")
+    return validate_node(segment.replace("_", "."))
+
+
 def validate_agent_id(agent_id: str) -> str:
-    """Return ``agent_id`` if it can stand in a topic level, else raise TopicError."""
+    """Return ``agent_id`` if it can stand in a topic level on every broker, else raise TopicError."""
     if not _AGENT_ID.match(agent_id):
-        raise TopicError(f"invalid agent id {agent_id!r}: use letters, digits, '.', '_', '-'")
+        raise TopicError(f"invalid agent id {agent_id!r}: use up to 128 letters, digits, '_' and '-' "
+                         "(no '.': NATS refuses it in topics, RabbitMQ splits topics there)")
     return agent_id
 
 
+def agent_id_from(text: str) -> str:
+    """An agent id given by a user (``--agent-id``, e.g. a node name): dots written '_', then validated."""
+    return validate_agent_id(text.replace(".", "_"))
+
+
+def watcher_id(node: str | None, token: str) -> str:
+    """The id (and MQTT client id) of a watcher of ``node`` (None: all nodes), unique by ``token``."""
+    scope = node_segment(node)[:WATCHER_NODE_CHARS].rstrip("_-") if node else "all"
+    return validate_agent_id(f"watcher-{scope}-{token}")
+
+
 def validate_prefix(prefix: str) -> str:
-    """Return ``prefix`` if usable: empty, or ending in '/', without wildcards."""
+    """Return ``prefix`` if usable: empty, or ending in '/', without wildcards, dots or spaces."""
     if any(c in prefix for c in "+#\0"):
         raise TopicError(f"invalid topic prefix {prefix!r}: no '+', '#' or NUL allowed")
+    if any(c in prefix for c in ". "):
+        raise TopicError(f"invalid topic prefix {prefix!r}: no '.' or space (NATS refuses them in topics, "
+                         "RabbitMQ splits topics at '.')")
     if prefix and not prefix.endswith("/"):
         raise TopicError(f"invalid topic prefix {prefix!r}: must end with '/'")
     return prefix
@@ -78,7 +121,7 @@ class Topics:
         validate_prefix(self.prefix)
 
     def node(self, node: str, kind: NodeTopic) -> str:
-        return f"{self.prefix}nodes/{validate_node(node)}/{kind.value}"
+        return f"{self.prefix}nodes/{node_segment(node)}/{kind.value}"
 
     def pods(self, node: str) -> str:
         return self.node(node, NodeTopic.PODS)
@@ -110,9 +153,7 @@ class Topics:
 
     def node_filter(self, node: str = "+") -> str:
         """Subscription filter for every topic of ``node`` (``+`` for all nodes)."""
-        if node != "+":
-            validate_node(node)
-        return f"{self.prefix}nodes/{node}/+"
+        return f"{self.prefix}nodes/{node if node == '+' else node_segment(node)}/+"
 
     def parse(self, topic: str) -> ParsedTopic:
         """Take a per-node topic apart; raise TopicError for anything else."""
@@ -125,4 +166,4 @@ class Topics:
             kind = NodeTopic(parts[2])
         except ValueError as e:
             raise TopicError(f"topic {topic!r} has unknown kind {parts[2]!r}") from e
-        return ParsedTopic(node=validate_node(parts[1]), kind=kind)
+        return ParsedTopic(node=node_from_segment(parts[1]), kind=kind)

@@ -39,7 +39,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,10 +50,11 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bus.bootstrapping import RetainedBootstrap
 from bus.connection import BusConnection, Message
 from bus.ordering import DEFAULT_MAX_PODS
 from bus.topics import Topics
-from bus.urls import BrokerUrl, parse_broker_url
+from bus.urls import BrokerAddress, parse_brokers
 from console.broadcasting import FLUSH_SECONDS, Closing, Hub, Subscriber, Ticker
 from console.controlling import Busy, Controls
 from console.messages import ErrorReply, RateReply, Reply, RunMessage, TrafficMessage, encode
@@ -77,25 +78,29 @@ class Console:
     def __init__(
         self,
         *,
-        broker: BrokerUrl | str,
+        broker: BrokerAddress | str,
         topic_prefix: str = "",
         controls: Controls,
         traffic: TrafficSource | None = None,
         traffic_rate: float = DEFAULT_RATE,
         max_pods: int = DEFAULT_MAX_PODS,
+        nodes: Sequence[str] = (),
     ) -> None:
         self.topics = Topics(topic_prefix)
+        self._bootstrap = RetainedBootstrap(self.topics, nodes=nodes)  # brokers that keep retained from wildcards
         self.wall = Wall(self.topics, max_pods=max_pods)
         self.controls = controls
         self.hub = Hub(self.wall, controls=controls.describe)
         self.traffic = LoadGenerator(traffic, rate=traffic_rate) if traffic is not None else None
-        url = parse_broker_url(broker) if isinstance(broker, str) else broker
+        brokers = parse_brokers([broker]) if isinstance(broker, str) else broker
         self.connection = BusConnection(
-            url,
+            brokers,
             client_id=f"console-{uuid.uuid4().hex[:8]}",
             subscriptions=[(self.topics.node_filter("+"), 1)],
             on_message=self._on_message,
         )
+        for topic in self._bootstrap.initial():
+            self.connection.subscribe(topic, 1)
         self._tickers = [Ticker(self.hub.flush_wall, interval=FLUSH_SECONDS, name="console-wall")]
         if self.traffic is not None:
             self._tickers.append(Ticker(self.publish_traffic, interval=TRAFFIC_SECONDS, name="console-traffic-stats"))
@@ -127,7 +132,19 @@ class Console:
         node = self.wall.handle(message.topic, message.payload, retained=message.retain)
         if node is not None:  # missed events: the broker re-sends the retained snapshot
             log.info("%s: missed events; asking for the retained snapshot again", node)
-            state = self.topics.state(node)
+            self._resync(node)
+        change = self._bootstrap.on_message(message.topic, retained=message.retain)
+        for topic in change.subscribe:
+            self.connection.subscribe(topic, 1)
+        for topic in change.unsubscribe:
+            self.connection.unsubscribe(topic)
+
+    def _resync(self, node: str) -> None:
+        state = self.topics.state(node)
+        if self._bootstrap.holds(node):  # an exact subscription of ours: renew it
+            self.connection.unsubscribe(state)
+            self.connection.subscribe(state, 1)
+        else:  # subscribe for the retained snapshot, then leave it to the wildcard again
             self.connection.subscribe(state, 1)
             self.connection.unsubscribe(state)
 
@@ -137,16 +154,21 @@ class Console:
 
 def create_app(
     *,
-    broker: BrokerUrl | str,
+    broker: BrokerAddress | str,
     topic_prefix: str = "",
     controls: Controls,
     traffic: TrafficSource | None = None,
     traffic_rate: float = DEFAULT_RATE,
     max_pods: int = DEFAULT_MAX_PODS,
+    nodes: Sequence[str] = (),
 ) -> Starlette:
-    """The console app; serving it starts the console (``app.state.console``), stopping it stops it."""
+    """The console app; serving it starts the console (``app.state.console``), stopping it stops it.
+
+    ``nodes``: nodes to bootstrap by exact topic from the start (``bus.bootstrapping``; for
+    brokers such as RabbitMQ that keep retained messages from wildcard subscriptions).
+    """
     console = Console(broker=broker, topic_prefix=topic_prefix, controls=controls, traffic=traffic,
-                      traffic_rate=traffic_rate, max_pods=max_pods)  # fmt: skip
+                      traffic_rate=traffic_rate, max_pods=max_pods, nodes=nodes)  # fmt: skip
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

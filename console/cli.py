@@ -28,10 +28,10 @@ from typing import get_args
 
 import uvicorn
 
-from bus.arguments import UsageParser, positive
+from bus.arguments import UsageParser, positive, validated
 from bus.ordering import DEFAULT_MAX_PODS
 from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging
-from bus.topics import TopicError, validate_prefix
+from bus.topics import TopicError, validate_node, validate_prefix
 from console.app import create_app
 from console.controlling import RunnerControls
 from console.executors import ExecutorError
@@ -48,6 +48,10 @@ def parser() -> argparse.ArgumentParser:
     p = UsageParser(prog="python -m console", description="The Shine a Light console for a real cluster.")
     add_broker_option(p)
     p.add_argument("--topic-prefix", default="", help="topic prefix, e.g. shinealight/ (default: none)")
+    p.add_argument("--node", action="append", dest="nodes", default=[], metavar="NODE", type=validated(validate_node),
+                   help="a node to show from the start (repeatable); on RabbitMQ, whose wildcard subscriptions get "
+                        "no retained messages, quiet nodes appear only if listed (default: nodes appear as they "
+                        "publish)")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8080, help="port to serve on (default: %(default)s)")
     p.add_argument("--chart", default="./helm/whoami/", help="the whoami chart (default: %(default)s)")
@@ -92,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                dry_run=args.dry_run)  # fmt: skip
     controls = RunnerControls(executor, state=state)
     app = create_app(broker=broker, topic_prefix=args.topic_prefix, controls=controls,
-                     traffic=traffic, traffic_rate=args.traffic_rate, max_pods=int(args.max_pods))  # fmt: skip
+                     traffic=traffic, traffic_rate=args.traffic_rate, max_pods=int(args.max_pods),
+                     nodes=args.nodes)  # fmt: skip
     log.info("console on http://%s:%d (broker %s)", args.host, args.port, broker.redacted())
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, timeout_graceful_shutdown=3)
     return 0

@@ -4,15 +4,21 @@ Threads: paho's network thread feeds :meth:`Board.handle` (decode + apply, no wa
 the render thread (:class:`RenderLoop`) computes frames and writes the device; the main
 thread waits for a signal.
 
-MQTT habits (``bus.connection``): a fixed client id derived from the agent id and a
-persistent session, so QoS 1 events queue at the broker while the agent is away (a
-reboot, a network blip) and are applied when it is back; ``agents/<id>/status`` is a
-retained ``online`` with a last will ``offline``. Per node we subscribe to ``state``,
+MQTT habits (``bus.connection``): the client id *is* the agent id (so a broker ACL can
+say ``pattern readwrite agents/%c/#``) and the session is persistent, so QoS 1 events
+queue at the broker while the agent is away (a reboot, a network blip) and are applied
+when it is back. The default agent id (:func:`default_agent_id`) is the host name and a
+digest of what the agent shows: stable across restarts (same session), and two agents
+on one host showing different nodes, devices or buses never share a session — sharing
+one made Mosquitto push one of them out every second, forever. Two agents that do share
+an id (the same command started twice) are caught by the connection's takeover check:
+the one pushed out says so once and exits (``bus.connection``). ``agents/<id>/status``
+is a retained ``online`` with a last will ``offline``. Per node we subscribe to ``state``,
 ``pods`` and ``status`` at QoS 1. On a gap the board asks for a resync: we subscribe to
 ``nodes/<node>/state/#`` and drop it again, and the broker sends the retained snapshot
-for the new subscription (see :meth:`Agent._resync`). Subscriptions of an earlier run with the same id (other
-nodes, another prefix) may survive in the session; the board drops those as
-``unexpected_topic``.
+for the new subscription (see :meth:`Agent._resync`). Subscriptions of an earlier run
+with the same id (other nodes, another prefix) may survive in the session; the board
+drops those as ``unexpected_topic``.
 
 With ``publish_frames``, what the device shows is published retained at QoS 0 on
 ``agents/<id>/frame`` after every device write (so at most ~60 times a second):
@@ -32,18 +38,19 @@ confirmed (within 2 s) and the connection closes — inside the chart's 10 s gra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bus.connection import BusConnection, Message
 from bus.health import Health, Metric
 from bus.topics import Topics, validate_agent_id
-from bus.urls import BrokerUrl
+from bus.urls import BrokerAddress
 from led_agent.backends import Device
 from led_agent.board import DEFAULT_MAX_PODS, Board, Counters
 from led_agent.pacing import DEFAULT_FPS, STALL_SECONDS, RenderLoop
@@ -55,20 +62,25 @@ DEFAULT_LEDS = 8
 DEFAULT_BRIGHTNESS = 0.2
 
 
-def default_agent_id(hostname: str | None = None) -> str:
-    """The host name, made fit for a topic level (letters, digits, '.', '_', '-')."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "-", hostname if hostname is not None else socket.gethostname())
-    name = name.lstrip("._-")[:128]
-    return name or "led-agent"
+HOST_CHARS = 100
 
 
-def client_id(agent_id: str) -> str:
-    return f"led-agent-{validate_agent_id(agent_id)}"
+def default_agent_id(*, nodes: Sequence[str], device: str, prefix: str = "", host: str | None = None) -> str:
+    """``<host>-<8 hex>``: the host name fit for a topic level, and a digest of what the agent shows.
+
+    The digest covers the nodes (in order: they are the rows), the device and the topic
+    prefix, so the id is the same on every restart with the same options and differs for
+    any other agent on the host.
+    """
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", host if host is not None else socket.gethostname())
+    name = name.strip("_-")[:HOST_CHARS].rstrip("_-") or "led-agent"
+    shows = "\n".join([f"device={device}", f"prefix={prefix}", *(f"node={node}" for node in nodes)])
+    return validate_agent_id(f"{name}-{hashlib.sha256(shows.encode()).hexdigest()[:8]}")
 
 
 @dataclass(frozen=True)
 class AgentConfig:
-    broker: BrokerUrl
+    broker: BrokerAddress
     nodes: tuple[str, ...]
     agent_id: str
     leds: int = DEFAULT_LEDS
@@ -89,7 +101,7 @@ class Agent:
                            max_pods=config.max_pods)
         self.connection = BusConnection(
             config.broker,
-            client_id=client_id(config.agent_id),
+            client_id=validate_agent_id(config.agent_id),
             persistent=True,
             status_topic=config.topics.agent_status(config.agent_id),
             subscriptions=[(t, 1) for node in config.nodes for t in self._node_topics(node)],

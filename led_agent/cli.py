@@ -4,7 +4,9 @@ Usage errors (a bad node name, ``--leds 0``, a brightness outside 0..1, a bad br
 options the device cannot honour) print one line and exit with 2, before anything is
 started. A broker that is down is not an error: the agent keeps retrying and logs it.
 A device that cannot be opened (``--device blinkt`` off a Raspberry Pi), or an
-``--http-port`` that cannot be served, exits with 1.
+``--http-port`` that cannot be served, exits with 1; another client taking over the
+agent's MQTT session (the same ``--agent-id`` twice) stops the agent with exit status 3,
+after one log line saying so.
 Logs always go to stderr: stdout belongs to the ``json`` and ``terminal`` devices.
 
 ``--http-port PORT`` serves ``/healthz``, ``/readyz`` and ``/metrics`` (``bus.health``)
@@ -28,7 +30,7 @@ from bus.shell import (
     run_until_stopped,
     serve_health,
 )
-from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
+from bus.topics import Topics, agent_id_from, validate_node, validate_prefix
 from led_agent.agent import DEFAULT_BRIGHTNESS, DEFAULT_LEDS, Agent, AgentConfig, default_agent_id
 from led_agent.backends import (
     DEVICE_NAMES,
@@ -63,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="0..1, applied by the device (default: %(default)s)")
     add("--topic-prefix", default="", type=validated(validate_prefix),
         help="prefix for all topics, e.g. 'shinealight/'")
-    add("--agent-id", type=validated(validate_agent_id),
-        help="id of the MQTT session and the agents/<id>/ topics (default: the host name)")
+    add("--agent-id", type=validated(agent_id_from),
+        help="MQTT client id, session and agents/<id>/ topics; '.' becomes '_' (default: the host name and a "
+             "digest of the nodes, device and prefix shown)")
     add("--publish-frames", action="store_true", help="publish what is shown, retained, to agents/<id>/frame")
     add("--max-pods", type=positive(int), default=DEFAULT_MAX_PODS, metavar="N",
         help="pods held per node; more are counted and shown as overflow (default: %(default)s)")
@@ -85,7 +88,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
     return AgentConfig(
         broker=broker,
         nodes=nodes,
-        agent_id=args.agent_id or default_agent_id(),
+        agent_id=args.agent_id or default_agent_id(nodes=nodes, device=args.device, prefix=args.topic_prefix),
         leds=args.leds,
         brightness=args.brightness,
         topics=Topics(args.topic_prefix),
@@ -106,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     log.info("agent %s showing %s on %s via %s", config.agent_id, ", ".join(config.nodes), args.device,
              config.broker.redacted())
-    try:
-        return run_until_stopped(Served(Agent(config, device), args))
+    agent = Agent(config, device)
+    try:  # exit 3 if another client takes our id
+        return run_until_stopped(Served(agent, args), watched=[agent.connection])
     except OSError as e:  # the health port is taken, or the address is not ours
         log.error("cannot serve health and metrics on %s:%s: %s", args.http_host, args.http_port, e)
         return 1

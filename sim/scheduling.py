@@ -15,21 +15,27 @@ per-node watcher sees the pod once, as ADDED, rather than an unbound pod it filt
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-_NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+from bus.topics import TopicError, validate_node
+
+
+def _is_node_name(name: object) -> bool:
+    try:
+        return isinstance(name, str) and validate_node(name) == name
+    except TopicError:
+        return False
 
 
 def node_names(nodes: int | Sequence[str]) -> tuple[str, ...]:
-    """``3`` → node-1..node-3; a list is checked (DNS-1123 labels, unique, not empty)."""
+    """``3`` → node-1..node-3; a list is checked (Kubernetes node names: DNS-1123 subdomains, unique)."""
     names = tuple(f"node-{i}" for i in range(1, nodes + 1)) if isinstance(nodes, int) else tuple(nodes)
     if not names:
         raise ValueError("a cluster needs at least one node")
-    bad = [n for n in names if not isinstance(n, str) or len(n) > 63 or not _NODE_NAME.match(n)]
+    bad = [n for n in names if not _is_node_name(n)]
     if bad:
-        raise ValueError(f"node names must be DNS-1123 labels: {bad}")
+        raise ValueError(f"node names must be DNS-1123 subdomains: {bad}")
     if len(set(names)) != len(names):
         raise ValueError(f"node names must be unique: {list(names)}")
     return names

@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
              configuration.host, config.broker.redacted())
     health = serve_health(watcher, args)
     try:
-        return run_until_stopped(watcher)
+        return run_until_stopped(watcher, watched=[watcher.connection])  # 3: another client took our id
     finally:
         if health is not None:
             health.stop()

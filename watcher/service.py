@@ -49,8 +49,8 @@ from bus.connection import BusConnection, Message
 from bus.health import Health, Metric
 from bus.messages import DEGRADED, OFFLINE, ONLINE, NodeSnapshot, PodEvent, utc_timestamp
 from bus.ratelimit import RateLimitedLog
-from bus.topics import Topics
-from bus.urls import BrokerUrl
+from bus.topics import Topics, watcher_id
+from bus.urls import BrokerAddress
 from watcher import monitoring
 from watcher.errors import KubeError
 from watcher.homeassistant import DEFAULT_PREFIX, Discovery
@@ -73,7 +73,7 @@ NODE_CHECK_AT_STOP_TIMEOUT = 3.0
 
 @dataclass(frozen=True)
 class WatcherConfig:
-    broker: BrokerUrl
+    broker: BrokerAddress
     nodes: frozenset[str] | None
     namespaces: tuple[str, ...] | None = None
     selector: str = "blinkt=show"
@@ -121,7 +121,7 @@ class Watcher:
         self.stats = WatcherStats()
         self.bad_input = RateLimitedLog(log, clock=clock)
         self.epoch = f"{int(wall_clock() * 1000):x}-{uuid.uuid4().hex[:6]}"
-        self.watcher_id = f"watcher-{config.single_node or 'all'}-{uuid.uuid4().hex[:8]}"
+        self.watcher_id = watcher_id(config.single_node, uuid.uuid4().hex[:8])
         self.status = ONLINE
         self._topics = config.topics
         self._lock = threading.Lock()

@@ -283,7 +283,8 @@
     take(topic, payload, nowMs) {
       const parts = topic.startsWith(this.prefix) ? topic.slice(this.prefix.length).split("/") : [];
       if (parts.length !== 3 || parts[0] !== "nodes" || !["pods", "state", "status"].includes(parts[2])) return null;
-      const [, node, kind] = parts;
+      const [, level, kind] = parts;
+      const node = level.replace(/_/g, "."); // a node name's dots are written '_' in topics (docs/protocol.md)
       try {
         if (kind === "pods") return this.view(node).applyEvent(parseEvent(payload), nowMs) ? node : null;
         if (kind === "state" && payload.length === 0) this.nodes.delete(node); // a node that left

@@ -35,7 +35,12 @@
   // State before pods: the retained snapshot arrives while the first SUBSCRIBE is handled.
   function topics() {
     const nodes = settings.nodes.length ? settings.nodes : ["+"];
-    return ["state", "status", "pods"].flatMap((kind) => nodes.map((n) => settings.prefix + "nodes/" + n + "/" + kind));
+    return ["state", "status", "pods"].flatMap((kind) => nodes.map((n) => topicOf(n, kind)));
+  }
+
+  // A node name's dots are written '_' in topics (docs/protocol.md, "Node names in topics").
+  function topicOf(node, kind) {
+    return settings.prefix + "nodes/" + node.replace(/\./g, "_") + "/" + kind;
   }
 
   function say(text) {
@@ -72,7 +77,7 @@
       const now = performance.now();
       if (settings.record) record.push(["message", now, topic, Array.from(payload)]);
       const resync = board.take(topic, payload, now);
-      if (resync !== null) client.subscribe(settings.prefix + "nodes/" + resync + "/state", { qos: 1 });
+      if (resync !== null) client.subscribe(topicOf(resync, "state"), { qos: 1 });
     });
   }
 

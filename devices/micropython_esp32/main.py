@@ -142,7 +142,7 @@ class Connection(MQTTClient):
 
 class Subscriber:
     def __init__(self, strip):
-        prefix = config.TOPIC_PREFIX + "nodes/" + config.NODE + "/"
+        prefix = config.TOPIC_PREFIX + "nodes/" + config.NODE.replace(".", "_") + "/"  # dots as '_' in topics
         self.state_topic = prefix + "state"
         self.topics = (self.state_topic, prefix + "status", prefix + "pods")  # snapshot first
         self.kinds = {topic: topic[len(prefix):] for topic in self.topics}

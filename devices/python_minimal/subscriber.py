@@ -58,7 +58,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of blocks")
     parser.add_argument("--count", type=int, default=0, help="exit after N messages (0: never)")
     args = parser.parse_args()
-    topics = [(f"{args.prefix}nodes/{args.node}/{kind}", 1) for kind in ("state", "pods")]
+    level = args.node.replace(".", "_")  # a node name's dots are written '_' in topics (docs/protocol.md)
+    topics = [(f"{args.prefix}nodes/{level}/{kind}", 1) for kind in ("state", "pods")]
     seen = 0
 
     def on_message(client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:

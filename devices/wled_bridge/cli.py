@@ -15,7 +15,7 @@ import logging
 
 from bus.arguments import UsageParser, validated
 from bus.shell import add_broker_option, add_logging_options, broker_from_args, configure_logging, run_until_stopped
-from bus.topics import Topics, validate_agent_id, validate_node, validate_prefix
+from bus.topics import Topics, agent_id_from, validate_node, validate_prefix
 from devices.wled_bridge.wled import (
     DEFAULT_TIMEOUT_SECONDS,
     WledClient,
@@ -47,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most this many POSTs to WLED a second (default: %(default)s)")
     add("--timeout", type=float, default=DEFAULT_TIMEOUT_SECONDS, help="HTTP timeout in seconds")
     add("--topic-prefix", default="", type=validated(validate_prefix), help="prefix for all topics")
-    add("--agent-id", type=validated(validate_agent_id),
-        help="id of the MQTT session and the agents/<id>/ topics (default: wled-<WLED host>)")
+    add("--agent-id", type=validated(agent_id_from),
+        help="MQTT client id, session and agents/<id>/ topics; '.' becomes '_' (default: wled-<WLED host> and a "
+             "digest of the node, segment and prefix shown)")
     add_broker_option(parser)
     add_logging_options(parser)
     return parser
@@ -81,7 +82,8 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     return AgentConfig(
         broker=broker_from_args(parser, args),
         nodes=(args.node,),
-        agent_id=args.agent_id or default_agent_id(f"wled-{args.wled.host}"),
+        agent_id=args.agent_id or default_agent_id(nodes=(args.node,), device=f"wled-segment-{args.segment}",
+                                                   prefix=args.topic_prefix, host=f"wled-{args.wled.host}"),
         leds=leds,
         brightness=1.0 if args.brightness is None else args.brightness,
         topics=Topics(args.topic_prefix),
@@ -104,4 +106,5 @@ def main(argv: list[str] | None = None) -> int:
                         brightness=args.brightness)
     log.info("bridge %s showing %s on %d LEDs of %s via %s", config.agent_id, args.node, leds, args.wled,
              config.broker.redacted())
-    return run_until_stopped(Agent(config, device))
+    agent = Agent(config, device)
+    return run_until_stopped(agent, watched=[agent.connection])  # exit 3 if another client takes our id

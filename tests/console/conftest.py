@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import kubernetes
 import pytest
 from playwright.sync_api import Browser
 
@@ -33,11 +32,10 @@ from sim.cluster import Cluster, Running
 from tests.console.runs import WAIT_S, SimRun, make_sim
 from tests.support.brokers import BrokerEndpoint
 from tests.support.browsers import chromium
-from watcher.kube import PodApi, Timeouts
+from tests.support.kube import pod_api
 from watcher.service import Watcher, WatcherConfig
 
 SPEED = 8.0  # cluster seconds per real second in the end-to-end test
-FAST = Timeouts(connect=2, list_read=5)
 
 
 @dataclass
@@ -78,12 +76,6 @@ class Stack:
     def url(self) -> str:
         return self.handle.url
 
-
-def pod_api(server: ApiServer) -> PodApi:
-    configuration = kubernetes.client.Configuration()
-    configuration.host = server.url
-    configuration.retries = False
-    return PodApi(configuration, timeouts=FAST)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from bus.replaying import ReplayOptions, replay_to_broker
 from bus.urls import parse_broker_url
 from tests.devices.reference import Event, check_frames
 from tests.support.browsers import chromium
+from tests.support.engines import DOTTED_NODES, with_nodes
 from tests.support.paths import ROOT
 from tests.support.streams import NAMES, capture_path, expected_frame, last_snapshots, opening
 from tests.support.waiting import wait_until
@@ -207,5 +208,22 @@ def test_the_page_says_when_the_broker_is_not_there(browser: Browser) -> None:
         page.goto(f"{PAGE.as_uri()}?broker=ws://127.0.0.1:{free_port()}")
         wait_until(lambda: "retrying" in page.inner_text("#status") or "error" in page.inner_text("#status"),
                    timeout=20, what="a word about the missing broker")  # fmt: skip
+    finally:
+        page.close()
+
+
+def test_the_page_follows_dotted_node_names(browser: Browser, broker: RunningBroker) -> None:
+    """Topics carry ip-10-0-1-23_eu-west-1_compute_internal; the page shows the node by its real name."""
+    capture = with_nodes(load_capture(capture_path("rolling-upgrade")), dict(zip(NODES, DOTTED_NODES, strict=True)))
+    prefix = f"t{uuid.uuid4().hex[:8]}/"
+    head, rest = split(capture)
+    replay(head, broker, prefix, speed=0)
+    page = browser.new_page()
+    try:
+        page.goto(page_url(PAGE.as_uri(), broker, prefix, nodes=",".join(DOTTED_NODES[:2])))
+        wait_until(lambda: set(shown(page)) == set(DOTTED_NODES[:2]), timeout=15, what="the two nodes asked for")
+        replay(rest, broker, prefix, speed=SPEED * 2)
+        expected = {n: f for n, f in finals(capture).items() if n in DOTTED_NODES[:2]}
+        wait_until(lambda: shown(page) == expected, timeout=15, what="the settled nodes")
     finally:
         page.close()

@@ -69,3 +69,16 @@ def test_the_guide_shows_the_example_verbatim() -> None:
     """docs/devices.md embeds this file; the test keeps the two from drifting apart."""
     guide = (REPO / "docs" / "devices.md").read_text()
     assert f"```python\n{SCRIPT.read_text()}```" in guide
+
+
+def test_a_dotted_node_name_is_followed_on_its_underscored_topic(mosquitto: BrokerEndpoint, topic_prefix: str) -> None:
+    """The node ip-10-0-1-23.ec2.internal publishes on nodes/ip-10-0-1-23_ec2_internal/… (docs/protocol.md)."""
+    publisher = Publisher(mosquitto, topic_prefix, node="ip-10-0-1-23_ec2_internal")
+    try:
+        publisher.snapshot(1, {"pod": "a", "color": "ff0000"})
+        argv = [sys.executable, str(SCRIPT), "--host", mosquitto.host, "--port", str(mosquitto.port),
+                "--node", "ip-10-0-1-23.ec2.internal", "--prefix", topic_prefix, "--json", "--count", "1"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=15, check=True).stdout
+    finally:
+        publisher.close()
+    assert json.loads(out.splitlines()[0]) == [{"pod": "a", "color": "ff0000"}]

@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from led_agent.agent import client_id, default_agent_id
+from bus.urls import Brokers
+from led_agent.agent import Agent, default_agent_id
+from led_agent.backends.null import NullDevice
 from led_agent.board import DEFAULT_MAX_PODS
 from led_agent.cli import build_parser, config_from_args, main
 from tests.support.paths import ROOT as REPO
@@ -59,9 +61,9 @@ def test_defaults_and_broker_from_the_environment(monkeypatch: pytest.MonkeyPatc
     parser = build_parser()
     config = config_from_args(parser, parser.parse_args(["--node", "n1", "--node", "n2", "--node", "n1"]))
     assert config.nodes == ("n1", "n2")
-    assert (config.broker.host, config.broker.port) == ("broker.example", 1884)
+    assert [(url.host, url.port) for url in Brokers.of(config.broker)] == [("broker.example", 1884)]
     assert (config.leds, config.brightness, config.topics.prefix, config.publish_frames) == (8, 0.2, "", False)
-    assert config.agent_id == default_agent_id()
+    assert config.agent_id == default_agent_id(nodes=("n1", "n2"), device="terminal")
     assert config.max_pods == DEFAULT_MAX_PODS == 1000
     assert parser.parse_args(["--node", "n1"]).http_port is None  # no health server unless asked
 
@@ -74,19 +76,44 @@ def test_broker_flag_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) 
                               "--max-pods", "50"])
     config = config_from_args(parser, args)
     assert config.max_pods == 50
-    assert (config.broker.host, config.agent_id, config.leds, config.brightness) == ("other", "pi-3", 3, 1.0)
+    assert (Brokers.of(config.broker).first.host, config.agent_id, config.leds, config.brightness) == (
+        "other", "pi-3", 3, 1.0)
     assert config.topics.agent_status("pi-3") == "shinealight/agents/pi-3/status"
     assert config.publish_frames
 
 
 @pytest.mark.parametrize(
-    ("hostname", "agent_id"),
-    [("pi-kitchen", "pi-kitchen"), ("Pi Kitchen.local", "Pi-Kitchen.local"), ("__x", "x"), ("", "led-agent"),
-     ("###", "led-agent"), ("h" * 300, "h" * 128)],
+    ("hostname", "name"),
+    [("pi-kitchen", "pi-kitchen"), ("Pi Kitchen.local", "Pi-Kitchen-local"), ("__x", "x"), ("", "led-agent"),
+     ("###", "led-agent"), ("h" * 300, "h" * 100)],
 )
-def test_default_agent_id_is_the_sanitised_host_name(hostname: str, agent_id: str) -> None:
-    assert default_agent_id(hostname) == agent_id
-    assert client_id(default_agent_id(hostname)) == f"led-agent-{agent_id}"
+def test_the_default_agent_id_is_the_sanitised_host_name_and_a_digest(hostname: str, name: str) -> None:
+    agent_id = default_agent_id(nodes=("n1",), device="blinkt", host=hostname)
+    assert agent_id.startswith(f"{name}-") and len(agent_id) == len(name) + 9
+    assert agent_id == default_agent_id(nodes=("n1",), device="blinkt", host=hostname)  # stable across restarts
+
+
+def test_two_agents_on_one_host_showing_different_things_get_different_ids() -> None:
+    variants = [dict(nodes=("n1",), device="blinkt"), dict(nodes=("n2",), device="blinkt"),
+                dict(nodes=("n1",), device="terminal"), dict(nodes=("n1",), device="blinkt", prefix="other/"),
+                dict(nodes=("n1", "n2"), device="terminal"), dict(nodes=("n2", "n1"), device="terminal")]
+    ids = {default_agent_id(host="pi", **v) for v in variants}  # type: ignore[arg-type]
+    assert len(ids) == len(variants)
+
+
+@pytest.mark.parametrize(("given", "used"), [("ip-10-0-1-23.eu-west-1.compute.internal",
+                                               "ip-10-0-1-23_eu-west-1_compute_internal"), ("pi-3", "pi-3")])
+def test_an_agent_id_with_dots_is_written_with_underscores(given: str, used: str) -> None:
+    parser = build_parser()
+    config = config_from_args(parser, parser.parse_args(["--node", "n1", "--agent-id", given]))
+    assert config.agent_id == used
+
+
+def test_the_client_id_is_the_agent_id() -> None:
+    parser = build_parser()
+    agent = Agent(config_from_args(parser, parser.parse_args(["--node", "n1", "--agent-id", "pi-3"])),
+                  device=NullDevice())
+    assert agent.connection.client_id == "pi-3"
 
 
 def test_a_health_port_that_is_taken_is_one_error_line_and_exit_1() -> None:

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import kubernetes
 import pytest
 from paho.mqtt import publish
 
@@ -24,13 +23,11 @@ from sim.kubeconfig import write_kubeconfig
 from sim.pods import make_pod
 from sim.podstore import PodStore
 from tests.support.brokers import BrokerEndpoint
+from tests.support.kube import pod_api
 from tests.support.paths import ROOT
 from tests.support.probes import Probe
 from watcher.errors import ApiRejected
-from watcher.kube import PodApi, Timeouts
 from watcher.service import Watcher, WatcherConfig
-
-FAST = Timeouts(connect=2, list_read=5)
 
 
 @pytest.fixture
@@ -49,12 +46,6 @@ def show_pod(name: str, *, node: str | None = "node-1", color: str | None = "fff
     labels |= kw.pop("labels", {})
     return make_pod(name, node=node, labels=labels, **kw)
 
-
-def pod_api(server: ApiServer) -> PodApi:
-    configuration = kubernetes.client.Configuration()
-    configuration.host = server.url
-    configuration.retries = False
-    return PodApi(configuration, timeouts=FAST)
 
 
 @pytest.fixture

@@ -25,11 +25,12 @@ import pytest
 
 from broker.launching import free_port
 from sim.apiserver import ApiServer
+from tests.support.kube import pod_api
 from watcher.errors import ApiRejected, Expired, Stalled, StreamBroken, TooManyRequests
 from watcher.kube import PodApi, Timeouts
 from watcher.sources import PodQuery, WatchEvent
 
-from .conftest import pod_api, show_pod
+from .conftest import show_pod
 
 QUERY = PodQuery(namespace=None, label_selector="blinkt=show", field_selector="spec.nodeName=node-1")
 
