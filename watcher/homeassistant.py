@@ -71,10 +71,10 @@ SENSOR_KEYS = (*(c.key for c in COUNTS), STATUS_KEY)
 
 
 def validate_discovery_prefix(prefix: str) -> str:
-    """Home Assistant's ``discovery_prefix``: topic levels without wildcards, no leading or trailing '/'."""
-    if not prefix or prefix.startswith("/") or prefix.endswith("/") or any(c in prefix for c in "+#\0"):
-        raise TopicError(f"invalid Home Assistant discovery prefix {prefix!r}: "
-                         "one or more topic levels, no '+', '#', leading or trailing '/'")
+    """Home Assistant's ``discovery_prefix``: topic levels as the topic prefix's (no wildcards, dots or spaces)."""
+    if not prefix or prefix.startswith("/") or prefix.endswith("/") or any(c in prefix for c in "+#\0. "):
+        raise TopicError(f"invalid Home Assistant discovery prefix {prefix!r}: one or more topic levels, "
+                         "no '+', '#', '.', space, leading or trailing '/'")
     return prefix
 
 

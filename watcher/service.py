@@ -130,6 +130,7 @@ class Watcher:
         self._announced: set[str] = set()
         self._discovered: set[str] = set()
         self._own_node_left = False
+        self._last_clear: MQTTMessageInfo | None = None
         self.reflector = Reflector(nodes=config.nodes, color_label=config.color_label,
                                    version_colors=config.version_colors, epoch=self.epoch,
                                    now=lambda: utc_timestamp(wall_clock()))
@@ -184,14 +185,15 @@ class Watcher:
         with self._lock:
             if left:
                 assert node is not None
-                cleared = self._clear(node)
+                self._clear(node)
             elif self._live.is_set():
                 self._publish_snapshots(self.reflector.take_dirty())
             if node is None:
                 for other in sorted(self._announced):  # what the last will cannot say
                     self.connection.publish(self._topics.status(other), OFFLINE, qos=1, retain=True)
-        if left and self.connection.connected:  # the clears go out before the disconnect (no offline waits for them)
-            cleared.wait_for_publish(STOP_BUDGET_SECONDS)
+        if self._own_node_left and self._last_clear is not None and self.connection.connected:
+            # No offline to wait for: a disconnect with publishes in flight makes the broker send the last will.
+            self._last_clear.wait_for_publish(STOP_BUDGET_SECONDS)
         self.connection.stop(publish_offline=not self._own_node_left)
 
     def _start_up(self, *, broker_wait_log_every: float = 5.0) -> None:
@@ -313,19 +315,18 @@ class Watcher:
                                   "none is cleared", e)
             return None
 
-    def _clear(self, node: str) -> MQTTMessageInfo:
-        """The node has left: empty retained discovery configs, snapshot and status; returns the last publish."""
+    def _clear(self, node: str) -> None:
+        """The node has left: empty retained discovery configs, snapshot and status."""
         log.info("node %s has left the cluster: clearing its topics", node)
         messages = self.discovery.removals(node) if self.discovery is not None else []
         for topic in (self._topics.state(node), self._topics.status(node)):
             messages.append((topic, b""))
         for topic, payload in messages:
-            last = self.connection.publish(topic, payload, qos=1, retain=True)
+            self._last_clear = self.connection.publish(topic, payload, qos=1, retain=True)
         self._announced.discard(node)
         self._discovered.discard(node)
         self._own_node_left |= node == self.config.single_node
         self.stats.nodes_cleared += 1
-        return last
 
     def _update_status(self) -> None:
         wanted = DEGRADED if self.degraded() else ONLINE

@@ -103,7 +103,7 @@ def test_discovery_prefixes(prefix: str) -> None:
     assert validate_discovery_prefix(prefix) == prefix
 
 
-@pytest.mark.parametrize("prefix", ["", "/ha", "ha/", "ha/#", "ha/+/x", "h\0a"])
+@pytest.mark.parametrize("prefix", ["", "/ha", "ha/", "ha/#", "ha/+/x", "h\0a", "home.assistant", "home assistant"])
 def test_bad_discovery_prefixes(prefix: str) -> None:
     with pytest.raises(TopicError):
         validate_discovery_prefix(prefix)

@@ -204,7 +204,8 @@ def test_an_empty_node_the_cluster_no_longer_has_is_cleared(
 
 
 def test_a_node_watcher_stopped_because_its_node_is_deleted_clears_instead_of_saying_offline(
-    cluster: ApiServer, start_watcher: Callable[..., Watcher], mosquitto: BrokerEndpoint, topic_prefix: str
+    cluster: ApiServer, start_watcher: Callable[..., Watcher], mosquitto: BrokerEndpoint, topic_prefix: str,
+    probe: Callable[[str], Probe],
 ) -> None:
     """The DaemonSet case: the node goes, its pods with it, the watcher is told to stop before it saw them go."""
     cluster.store.create(show_pod("a"))
@@ -212,10 +213,13 @@ def test_a_node_watcher_stopped_because_its_node_is_deleted_clears_instead_of_sa
     watcher = start_watcher(node_source=nodes, homeassistant=True, homeassistant_prefix=f"{topic_prefix}ha")
     assert watcher.wait_synced(10)
     wait_until(lambda: len(retained_messages(mosquitto, f"{topic_prefix}#")) == 7, what="state, status, 5 configs")
+    status = probe(f"{topic_prefix}nodes/node-1/status")
     nodes.names.clear()
     watcher.stop()
     assert retained_messages(mosquitto, f"{topic_prefix}#") == {}
     assert nodes.asked == ["node-1"], "asked once, at the stop, about its own node only"
+    with pytest.raises(AssertionError):  # a disconnect with the clears still in flight would bring it
+        status.wait_for(lambda m: any(x.payload == b"offline" for x in m), timeout=1)
 
 
 def test_a_node_that_is_still_there_says_offline_at_the_stop(
