@@ -28,10 +28,10 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import urllib3
 from kubernetes import client, config
@@ -42,6 +42,7 @@ from watcher.sources import PodQuery, RawObject, WatchEvent
 from watcher.streams import read_events
 
 MAX_RETRY_AFTER_SECONDS = 300.0
+T = TypeVar("T")
 NODE_PAGE = 500
 # Node metadata only (names are all the watcher needs); a server that cannot do that sends whole nodes.
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
@@ -101,12 +102,7 @@ class PodApi:
         """List matching pods; returns the items and the list's resourceVersion."""
         response = self._call(query, resource_version=resource_version,
                               _request_timeout=(self.timeouts.connect, self.timeouts.list_read))
-        try:
-            return _pod_list(response.data)
-        except urllib3.exceptions.HTTPError as e:
-            raise StreamBroken(f"pod list broke off: {e}") from e
-        finally:
-            response.release_conn()
+        return _read(response, _pod_list, "pod list")
 
     @contextmanager
     def watch(self, query: PodQuery, *, resource_version: str, timeout_seconds: int,
@@ -148,18 +144,9 @@ class PodApi:
             options["field_selector"] = f"metadata.name={name}"
         if token:
             options["_continue"] = token
-        try:
-            response: Any = self._core.list_node(**options, **kwargs)
-        except ApiException as e:
-            raise _classify(e) from e
-        except urllib3.exceptions.HTTPError as e:
-            raise StreamBroken(f"API server unreachable: {e}") from e
-        try:
-            return _node_list(response.data)
-        except urllib3.exceptions.HTTPError as e:
-            raise StreamBroken(f"node list broke off: {e}") from e
-        finally:
-            response.release_conn()
+        with _translated():
+            response = cast(urllib3.HTTPResponse, self._core.list_node(**options, **kwargs))
+        return _read(response, _node_list, "node list")
 
     def _call(self, query: PodQuery, **kwargs: Any) -> urllib3.HTTPResponse:
         if self._closed:
@@ -167,16 +154,12 @@ class PodApi:
         selectors: dict[str, Any] = {"label_selector": query.label_selector, "_preload_content": False}
         if query.field_selector:
             selectors["field_selector"] = query.field_selector
-        try:
+        with _translated():
             if query.namespace is None:
                 response: Any = self._core.list_pod_for_all_namespaces(**selectors, **kwargs)
             else:
                 response = self._core.list_namespaced_pod(query.namespace, **selectors, **kwargs)
-            return cast(urllib3.HTTPResponse, response)
-        except ApiException as e:
-            raise _classify(e) from e
-        except urllib3.exceptions.HTTPError as e:
-            raise StreamBroken(f"API server unreachable: {e}") from e
+        return cast(urllib3.HTTPResponse, response)
 
 
 class ResponseStream:
@@ -203,6 +186,27 @@ class ResponseStream:
             raise Stalled(f"watch stream stalled: no event or bookmark for {self._stall_after:g} s") from e
         except (urllib3.exceptions.HTTPError, OSError) as e:
             raise StreamBroken(f"watch stream broke: {e}") from e
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """A call's failures as the boundary's errors: HTTP statuses by code, the connection as StreamBroken."""
+    try:
+        yield
+    except ApiException as e:
+        raise _classify(e) from e
+    except urllib3.exceptions.HTTPError as e:
+        raise StreamBroken(f"API server unreachable: {e}") from e
+
+
+def _read(response: urllib3.HTTPResponse, parse: Callable[[bytes], T], what: str) -> T:
+    """A list response's body, parsed; the connection goes back to the pool whatever happens."""
+    try:
+        return parse(response.data)
+    except urllib3.exceptions.HTTPError as e:
+        raise StreamBroken(f"{what} broke off: {e}") from e
+    finally:
+        response.release_conn()
 
 
 def _pod_list(data: bytes) -> tuple[list[RawObject], str]:

@@ -136,9 +136,7 @@ class Watcher:
                                    now=lambda: utc_timestamp(wall_clock()))
         self._reader = SnapshotReader(self._topics, watcher_id=self.watcher_id, nodes=config.nodes)
         node = config.single_node
-        self.discovery = Discovery(self._topics, config.homeassistant_prefix,
-                                   watcher_status=None if node else self._topics.watcher_status(self.watcher_id),
-                                   ) if config.homeassistant else None
+        self.discovery = self._discovery() if config.homeassistant else None
         self.connection = BusConnection(
             config.broker,
             client_id=self.watcher_id,
@@ -230,6 +228,10 @@ class Watcher:
         with self._lock:
             self._publish_events(self.reflector.prune_outside(self.config.namespaces))
 
+    def _discovery(self) -> Discovery:
+        own = None if self.config.single_node else self._topics.watcher_status(self.watcher_id)  # its last will
+        return Discovery(self._topics, self.config.homeassistant_prefix, watcher_status=own)
+
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         self.threads.append(thread)
@@ -311,8 +313,9 @@ class Watcher:
         try:
             return self.nodes.node_names(node, timeout=timeout)
         except KubeError as e:
-            self.bad_input.report(monitoring.NODE_CHECK, "cannot tell which nodes the cluster has (%s); "
-                                  "none is cleared", e)
+            with self._lock:  # the log's counts are shared with the watch threads
+                self.bad_input.report(monitoring.NODE_CHECK, "cannot tell which nodes the cluster has (%s); "
+                                      "none is cleared", e)
             return None
 
     def _clear(self, node: str) -> None:
