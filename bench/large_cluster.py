@@ -1,8 +1,9 @@
 """A large cluster on one machine: 100 nodes x 30 pods, a rolling update of all 3000.
 
-    python -m bench.large_cluster                      # ~1 minute; prints a table
+    python -m bench.large_cluster                      # ~2 minutes; prints a table
     python -m bench.large_cluster --markdown out.md    # also the "Large cluster" section
     python -m bench.large_cluster --side-watchers 10   # plus per-node watchers for 10 nodes
+    python -m bench.large_cluster --walls dom,canvas,wall   # which walls to measure, in order
 
 The parts, every one real and each in its own process, all on 127.0.0.1:
 
@@ -20,12 +21,16 @@ The parts, every one real and each in its own process, all on 127.0.0.1:
 6. in this process: a paho counter on the bus and a ``/proc`` sampler.
 
 Phases: deploy v1 (yellow) and let it become ready; start the console and the browser,
-then the watcher, and time until the wall shows all 3000 (cold start); a quiet window
-for the baselines (frames/s, RSS and CPU at rest); then apply v2 (purple) and measure
-until the cluster is done and the wall shows exactly 3000 ready purple lights.
+then the watcher, and time until the wall shows all 3000 (cold start). Then, for each
+wall of ``--walls`` in turn (default: the old DOM wall, then the canvas wall), on a page
+of its own: a quiet window for the baselines (frames/s, RSS and CPU at rest), then a
+rolling update to the other colour (yellow → purple, purple → yellow, …), measured until
+the cluster is done and that page shows exactly 3000 ready lights of the new colour.
 
-Baselines in the same run: frames/s at rest, API writes (the watcher's input) against
-bus events (its output), and the per-node watchers against the all-nodes one.
+Baselines in the same run: frames/s at rest, the DOM wall beside the canvas wall on the
+same cluster and machine, API writes (the watcher's input) against bus events (its
+output), and the per-node watchers against the all-nodes one. The rollout, event and
+process tables are the first rollout's; the wall table has one column per wall.
 """
 
 from __future__ import annotations
@@ -46,9 +51,17 @@ from pathlib import Path
 
 from bench.harness import ROOT, percentile
 from bench.large_apiprocess import ClusterProcess, ClusterSettings, Done
-from bench.large_browser import FrameSeries, WallPage, open_wall
+from bench.large_browser import PATHS, TITLES, FrameSeries, Renderer, WallPage, open_browser, open_page
 from bench.large_probes import BusCounter, Group, ProcessSampler, descendants, rates, version_rate
-from bench.large_report import FrameFigures, ProcessFigures, Report, SideFigures, as_markdown, as_text
+from bench.large_report import (
+    FrameFigures,
+    ProcessFigures,
+    Report,
+    SideFigures,
+    WallFigures,
+    as_markdown,
+    as_text,
+)
 from broker.launching import RunningBroker, free_port, start_mosquitto
 from sim.kubeconfig import write_kubeconfig
 
@@ -68,6 +81,7 @@ class Options:
     side_watchers: int = 0
     idle_seconds: float = 6.0
     timeout: float = 180.0
+    walls: tuple[Renderer, ...] = ("dom", "canvas")
 
 
 @dataclass
@@ -147,8 +161,9 @@ def running_parts(options: Options) -> Iterator[Parts]:
 
 @dataclass
 class Marks:
-    """Moments (monotonic) of one run, and what was measured at them."""
+    """Moments (monotonic) of one wall's rollout, and what was measured at them."""
 
+    renderer: Renderer = "canvas"
     watcher_started: float = 0.0
     wall_full: float = 0.0
     idle_start: float = 0.0
@@ -165,7 +180,7 @@ class Marks:
 
 def run(options: Options) -> Report:
     settings = options.settings
-    marks = Marks()
+    rollouts: list[tuple[Marks, Done]] = []
     with running_parts(options) as parts:
         parts.cluster.deploy(OLD)
         if not parts.cluster.wait(options.timeout).complete:
@@ -173,20 +188,29 @@ def run(options: Options) -> Report:
         console_url = start_console(parts)
         counter = BusCounter(parts.broker.port, prefixes=("", SIDE) if options.side_watchers else ("",))
         parts.stack.callback(counter.close)
-        with open_wall(console_url) as wall:
-            marks.watcher_started = time.monotonic()
-            sampler = start_watchers(parts, side_watchers=options.side_watchers)
-            full = wait_for_wall(wall, color=OLD, expected=settings.replicas, timeout=options.timeout)
-            if full is None:
-                raise BenchError(f"the wall never showed {settings.replicas} ready lights: {wall.wall(OLD)}")
-            marks.wall_full = full
-            spread = parts.cluster.spread()
-            measure_idle(wall, sampler, marks=marks, seconds=options.idle_seconds)
-            done = measure_rollout(parts, wall, sampler=sampler, marks=marks, options=options)
+        with open_browser() as browser:
+            sampler: ProcessSampler | None = None
+            color, spread = OLD, (0, 0)
+            for renderer in options.walls:
+                wall = open_page(browser, console_url, renderer)
+                marks = Marks(renderer=renderer, watcher_started=time.monotonic())
+                if sampler is None:  # the first page: the watcher starts now, the wall fills from cold
+                    sampler = start_watchers(parts, side_watchers=options.side_watchers)
+                full = wait_for_wall(wall, color=color, expected=settings.replicas, timeout=options.timeout)
+                if full is None:
+                    raise BenchError(f"the {renderer} wall never showed {settings.replicas} ready lights: "
+                                     f"{wall.wall(color)}")  # fmt: skip
+                marks.wall_full = full
+                spread = spread if rollouts else parts.cluster.spread()
+                measure_idle(wall, sampler, marks=marks, seconds=options.idle_seconds)
+                color = NEW if color == OLD else OLD
+                rollouts.append((marks, measure_rollout(parts, wall, sampler=sampler, marks=marks, options=options,
+                                                        color=color)))  # fmt: skip
+                wall.close()
+            assert sampler is not None
             sampler.stop()
-            report = build_report(options, marks, done=done, counter=counter, sampler=sampler, spread=spread,
-                                  browser=wall.browser_version)  # fmt: skip
-    return report
+            return build_report(options, rollouts, counter=counter, sampler=sampler, spread=spread,
+                                browser=browser.version)  # fmt: skip
 
 
 def start_watchers(parts: Parts, *, side_watchers: int) -> ProcessSampler:
@@ -206,8 +230,8 @@ def start_watchers(parts: Parts, *, side_watchers: int) -> ProcessSampler:
 
 
 def _browser_pids() -> Callable[[], list[int]]:
-    pids = descendants(os.getpid(), named="chromium") + descendants(os.getpid(), named="chrome")
-    return lambda: pids
+    """Looked up at every sample: each wall's page gets a renderer process of its own."""
+    return lambda: descendants(os.getpid(), named="chromium") + descendants(os.getpid(), named="chrome")
 
 
 def _bench_pids() -> Callable[[], list[int]]:
@@ -229,15 +253,16 @@ def measure_idle(wall: WallPage, sampler: ProcessSampler, *, marks: Marks, secon
     marks.idle_frames = wall.frames()
 
 
-def measure_rollout(parts: Parts, wall: WallPage, *, sampler: ProcessSampler, marks: Marks, options: Options) -> Done:
+def measure_rollout(parts: Parts, wall: WallPage, *, sampler: ProcessSampler, marks: Marks, options: Options,
+                    color: str) -> Done:  # fmt: skip
     result: list[Done] = []
     marks.cpu["rollout start"] = sampler.cpu()
     marks.main_thread["rollout start"] = wall.main_thread()
     wall.reset_probe()
-    marks.applied = parts.cluster.deploy(NEW)
+    marks.applied = parts.cluster.deploy(color)
     waiter = threading.Thread(target=lambda: result.append(parts.cluster.wait(options.timeout)), daemon=True)
     waiter.start()
-    marks.wall_done = wait_for_wall(wall, color=NEW, expected=options.settings.replicas, timeout=options.timeout)
+    marks.wall_done = wait_for_wall(wall, color=color, expected=options.settings.replicas, timeout=options.timeout)
     marks.end = time.monotonic()
     marks.cpu["rollout end"] = sampler.cpu()
     marks.main_thread["rollout end"] = wall.main_thread()
@@ -302,11 +327,26 @@ def _delta(marks: Marks, phase: str, name: str) -> float:
     return marks.cpu[f"{phase} end"][name] - marks.cpu[f"{phase} start"][name]
 
 
-def build_report(options: Options, marks: Marks, *, done: Done, counter: BusCounter, sampler: ProcessSampler,
-                 spread: tuple[int, int], browser: str) -> Report:  # fmt: skip
+def wall_figures(marks: Marks, done: Done) -> WallFigures:
+    span = marks.end - marks.applied
+    return WallFigures(
+        title=TITLES[marks.renderer],
+        path=PATHS[marks.renderer],
+        frames=frame_figures(marks),
+        rollout_s=done.last_write - marks.applied,
+        wall_lag_s=(marks.wall_done or float("nan")) - done.last_write,
+        complete=done.complete and marks.wall_done is not None,
+        browser_cores=_delta(marks, "rollout", BROWSER) / span,
+        console_cores=_delta(marks, "rollout", "console") / span,
+    )
+
+
+def build_report(options: Options, rollouts: list[tuple[Marks, Done]], *, counter: BusCounter,
+                 sampler: ProcessSampler, spread: tuple[int, int], browser: str) -> Report:  # fmt: skip
+    marks, done = rollouts[0]  # the rollout, event and process tables: the first rollout's
     start, end = marks.applied, marks.end
     events = counter.events[""]
-    last_event = counter.last_event() or float("nan")
+    last_event = max((t for t in events.all() if start <= t <= end), default=float("nan"))
     side = None
     if options.side_watchers:
         nodes = [f"node-{k}" for k in range(1, options.side_watchers + 1)]
@@ -321,7 +361,7 @@ def build_report(options: Options, marks: Marks, *, done: Done, counter: BusCoun
     return Report(
         machine=machine_rows(browser),
         settings=settings_rows(options),
-        complete=done.complete and marks.wall_done is not None,
+        complete=all(done.complete and m.wall_done is not None for m, done in rollouts),
         spread=spread,
         cold_start_s=marks.wall_full - marks.watcher_started,
         rollout_s=done.last_write - start,
@@ -332,9 +372,10 @@ def build_report(options: Options, marks: Marks, *, done: Done, counter: BusCoun
         bus=rates(events.all(), start=start, end=end),
         snapshots=rates(counter.snapshots[""].all(), start=start, end=end),
         bus_bytes=(events.bytes_between(start, end), counter.snapshots[""].bytes_between(start, end)),
-        frames=frame_figures(marks),
+        walls=[wall_figures(m, d) for m, d in rollouts],
         processes=process_figures(sampler, marks),
         side=side,
+        first_wall=TITLES[marks.renderer],
     )
 
 
@@ -357,6 +398,7 @@ def settings_rows(options: Options) -> list[tuple[str, str]]:
         ("watchers", "1 x --all-nodes" + (f", + {options.side_watchers} x --node (side/)" if options.side_watchers
                                            else "")),
         ("browser viewport", "1920 x 1080, wall polled every 0.5 s from outside"),
+        ("walls, in order (one rollout each)", ", ".join(f"{TITLES[w]} ({PATHS[w]})" for w in options.walls)),
     ]  # fmt: skip
 
 
@@ -368,11 +410,18 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     p.add_argument("--side-watchers", type=int, default=0, help="per-node watchers for the first N nodes")
     p.add_argument("--timeout", type=float, default=180.0, help="for each wait, seconds (default: 180)")
     p.add_argument("--markdown", type=Path, help="also write the Markdown section to this file")
+    p.add_argument("--walls", default="dom,canvas",
+                   help=f"walls to measure, one rollout each, in order: {', '.join(PATHS)} (default: dom,canvas)")
     args = p.parse_args(argv)
     if args.nodes < 1 or args.pods_per_node < 1 or not 0 <= args.side_watchers <= args.nodes or args.speed <= 0:
         p.error("need nodes >= 1, pods-per-node >= 1, speed > 0 and 0 <= side-watchers <= nodes")
+    names = [w.strip() for w in args.walls.split(",") if w.strip()]
+    walls = tuple(w for name in names for w in PATHS if w == name)
+    if not walls or len(walls) != len(names):
+        p.error(f"--walls: a comma-separated list of {', '.join(PATHS)}, got {args.walls!r}")
     settings = ClusterSettings(nodes=args.nodes, pods_per_node=args.pods_per_node, speed=args.speed)
-    return Options(settings, side_watchers=args.side_watchers, timeout=args.timeout), args
+    options = Options(settings, side_watchers=args.side_watchers, timeout=args.timeout, walls=walls)
+    return options, args
 
 
 def main(argv: list[str] | None = None) -> int:

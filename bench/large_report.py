@@ -2,12 +2,14 @@
 
 Pure: dataclasses of numbers in, strings out. ``sections`` is the one list of
 (section, rows) both renderings use, so the terminal and ``bench/results-large.md``
-never disagree; the per-process memory and CPU figures are a table of their own.
+never disagree; the walls (one column per wall measured: the DOM wall, the canvas
+wall) and the per-process memory and CPU figures are tables of their own.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.large_probes import Rate
@@ -48,6 +50,20 @@ class FrameFigures:
 
 
 @dataclass(frozen=True)
+class WallFigures:
+    """One wall's rollout: its page, its frames, and what the browser and console spent."""
+
+    title: str
+    path: str
+    frames: FrameFigures
+    rollout_s: float  # apply → last API write
+    wall_lag_s: float  # last API write → this wall settled
+    complete: bool
+    browser_cores: float
+    console_cores: float
+
+
+@dataclass(frozen=True)
 class SideFigures:
     """Per-node watchers run next to the all-nodes one, for some of the nodes."""
 
@@ -73,9 +89,10 @@ class Report:
     bus: Rate
     snapshots: Rate
     bus_bytes: tuple[int, int]  # (pod events, snapshots) payload bytes during the rollout
-    frames: FrameFigures
+    walls: list[WallFigures]
     processes: list[ProcessFigures]
     side: SideFigures | None = None
+    first_wall: str = ""  # the wall of the first rollout, whose tables these are
 
 
 def _n(value: float | None, digits: int = 1) -> str:
@@ -85,7 +102,6 @@ def _n(value: float | None, digits: int = 1) -> str:
 
 
 def sections(r: Report) -> list[tuple[str, Rows]]:
-    f = r.frames
     out = [
         ("machine", r.machine),
         ("settings", r.settings),
@@ -104,21 +120,6 @@ def sections(r: Report) -> list[tuple[str, Rows]]:
             ("bus snapshots, total / mean/s / peak/s", _rate(r.snapshots)),
             ("bus events per API write", _n(r.bus.total / r.store.total if r.store.total else None, 3)),
             ("bus payload, events / snapshots", f"{_kib(r.bus_bytes[0], r.wall_s)} / {_kib(r.bus_bytes[1], r.wall_s)}"),
-        ]),
-        ("browser (the wall)", [
-            ("frames/s idle (baseline)", _n(f.fps_idle)),
-            ("frames/s during the rollout, mean / worst second / p10",
-             f"{_n(f.fps_mean)} / {f.fps_min} / {_n(f.fps_p10)}"),
-            ("frames/s rollout ÷ idle", _n(f.fps_mean / f.fps_idle if f.fps_idle else None, 2)),
-            ("wall changes/s (frames with DOM changes), mean / max", f"{_n(f.wall_fps_mean)} / {f.wall_fps_max}"),
-            ("renderer main thread busy, idle / rollout", f"{f.busy_idle:.0%} / {f.busy_rollout:.0%}"),
-            ("main thread in tasks (rollout), of which script / style / layout",
-             f"{_n(f.task_s)} s: {_n(f.script_s)} / {_n(f.style_s)} / {_n(f.layout_s)} s"),
-            ("DOM mutation records", f"{f.records:,}"),
-            ("longest frame gap", f"{_n(f.max_gap_ms, 0)} ms"),
-            ("time in long tasks (> 50 ms)", "not reported" if f.longtask_ms is None else f"{_n(f.longtask_ms, 0)} ms"),
-            ("JS heap before / after", f"{_n(f.heap_before)} / {_n(f.heap_after)} MiB"),
-            ("DOM elements after", f"{f.elements:,}"),
         ]),
     ]
     if r.side is not None:
@@ -140,6 +141,42 @@ def _rate(rate: Rate) -> str:
     return f"{rate.total:,} / {_n(rate.mean)} / {rate.peak:,}"
 
 
+def wall_rows(r: Report) -> list[tuple[str, ...]]:
+    """One row per figure, one column per wall: the first row is the header."""
+    walls = r.walls
+
+    def row(label: str, value: Callable[[WallFigures], str]) -> tuple[str, ...]:
+        return (label, *(value(w) for w in walls))
+
+    return [
+        ("", *(w.title for w in walls)),
+        row("page", lambda w: w.path),
+        row("finished (cluster complete and wall settled)", lambda w: "yes" if w.complete else "NO"),
+        row("rollout: apply → last API write", lambda w: f"{_n(w.rollout_s)} s"),
+        row("wall settled after the last API write", lambda w: f"{_n(w.wall_lag_s, 2)} s"),
+        row("frames/s idle (baseline)", lambda w: _n(w.frames.fps_idle)),
+        row("frames/s during the rollout, mean", lambda w: _n(w.frames.fps_mean)),
+        row("frames/s, worst second / p10", lambda w: f"{w.frames.fps_min} / {_n(w.frames.fps_p10)}"),
+        row("frames/s rollout ÷ idle", lambda w: _n(w.frames.fps_mean / w.frames.fps_idle if w.frames.fps_idle
+                                                      else None, 2)),
+        row("wall changes/s (frames that changed it), mean / max",
+            lambda w: f"{_n(w.frames.wall_fps_mean)} / {w.frames.wall_fps_max}"),
+        row("renderer main thread busy, idle / rollout",
+            lambda w: f"{w.frames.busy_idle:.0%} / {w.frames.busy_rollout:.0%}"),
+        row("main thread in tasks (rollout)", lambda w: f"{_n(w.frames.task_s)} s"),
+        row("… of which script / style / layout",
+            lambda w: f"{_n(w.frames.script_s)} / {_n(w.frames.style_s)} / {_n(w.frames.layout_s)} s"),
+        row("DOM mutation records on the wall", lambda w: f"{w.frames.records:,}"),
+        row("longest frame gap", lambda w: f"{_n(w.frames.max_gap_ms, 0)} ms"),
+        row("time in long tasks (> 50 ms)",
+            lambda w: "not reported" if w.frames.longtask_ms is None else f"{_n(w.frames.longtask_ms, 0)} ms"),
+        row("JS heap before / after", lambda w: f"{_n(w.frames.heap_before)} / {_n(w.frames.heap_after)} MiB"),
+        row("DOM elements after", lambda w: f"{w.frames.elements:,}"),
+        row("chromium cores (all processes) / console cores", lambda w: f"{_n(w.browser_cores, 2)} / "
+                                                                         f"{_n(w.console_cores, 2)}"),
+    ]  # fmt: skip
+
+
 PROCESS_HEADER = ("process", "RSS idle MiB", "RSS peak MiB", "RSS after MiB", "cores idle", "cores rollout")
 
 
@@ -148,19 +185,28 @@ def process_rows(r: Report) -> list[tuple[str, ...]]:
             for p in r.processes]  # fmt: skip
 
 
+def _aligned(table: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return ["  " + "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths,
+            strict=True))) for row in table]  # fmt: skip
+
+
 def as_text(r: Report) -> str:
     lines: list[str] = []
     for title, rows in sections(r):
         lines.append(f"{title}:")
         width = max(len(label) for label, _ in rows)
         lines += [f"  {label:{width}s}  {value}" for label, value in rows]
-    lines.append("processes:")
-    table = [PROCESS_HEADER, *process_rows(r)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(PROCESS_HEADER))]
-    for row in table:
-        cells = [cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
-        lines.append("  " + "  ".join(cells))
+    lines.append("browser (the walls, one rollout each):")
+    lines += _aligned(wall_rows(r))
+    lines.append(f"processes (first rollout: {r.first_wall}):")
+    lines += _aligned([PROCESS_HEADER, *process_rows(r)])
     return "\n".join(lines)
+
+
+def _markdown_table(table: list[tuple[str, ...]]) -> list[str]:
+    return ["| " + " | ".join(table[0]) + " |", "|---|" + "---:|" * (len(table[0]) - 1),
+            *("| " + " | ".join(row) + " |" for row in table[1:])]  # fmt: skip
 
 
 def as_markdown(r: Report) -> str:
@@ -169,7 +215,7 @@ def as_markdown(r: Report) -> str:
         lines += [f"### {title.capitalize()}", "", "| | |", "|---|---|"]
         lines += [f"| {label} | {value} |" for label, value in rows]
         lines.append("")
-    lines += ["### Memory and CPU per process", "", "| " + " | ".join(PROCESS_HEADER) + " |",
-              "|---|" + "---:|" * (len(PROCESS_HEADER) - 1)]  # fmt: skip
-    lines += ["| " + " | ".join(row) + " |" for row in process_rows(r)]
+    lines += ["### Browser (the walls, one rollout each)", "", *_markdown_table(wall_rows(r)), ""]
+    lines += [f"### Memory and CPU per process (first rollout: {r.first_wall})", "",
+              *_markdown_table([PROCESS_HEADER, *process_rows(r)])]  # fmt: skip
     return "\n".join(lines) + "\n"

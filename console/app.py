@@ -13,24 +13,30 @@ traffic source. ``python -m demo`` builds these for the simulation,
 
 Endpoints:
 
-- ``GET /`` the page; ``/static/*`` its script and style (no build step).
+- ``GET /`` the page; ``GET /wall`` the wall alone, full screen, for a booth's big
+  screen; ``/static/*`` their scripts and style (ES modules, no build step);
+  ``/favicon.ico`` the icon.
 - ``GET /events`` SSE: first a ``state`` message (every node, the step log, the latest
-  run and traffic messages), then ``nodes`` (coalesced per-node updates), ``run`` (plan
-  events as they happen) and ``traffic`` (requests/s per version and the weights, about
-  once per second). One JSON object per ``data:`` line; a comment line every
-  :data:`KEEPALIVE_SECONDS` keeps proxies from closing an idle stream.
+  run and traffic messages, the timeline so far), then ``nodes`` (coalesced per-node
+  updates), ``run`` (plan events as they happen), ``traffic`` (requests/s per version
+  and the weights, about once per second) and ``timeline`` (a sample every
+  :data:`console.timeline.SAMPLE_SECONDS`). One JSON object per ``data:`` line; a
+  comment line every :data:`KEEPALIVE_SECONDS` keeps proxies from closing an idle stream.
 - ``GET /api/state`` the same first message as JSON (for scripts and curl).
 - ``POST /api/scale {"replicas": n}``, ``POST /api/strategy {"name", "version",
-  "color"}``, ``POST /api/promote``, ``POST /api/abort``, ``POST /api/traffic {"rate"}``:
+  "color"}``, ``POST /api/promote``, ``POST /api/abort``, ``POST /api/traffic {"rate"}``,
+  ``POST /api/kill {}`` (a random pod of the demo app the wall shows; or ``{"pod",
+  "namespace"}``):
   ``202`` with what was started; ``400`` with ``{"error": ...}`` for bad input (nothing is
-  changed); ``409`` while a plan runs (or when there is nothing to promote or abort).
-  Errors are mapped to statuses once, by the app's exception handlers: handlers raise.
+  changed); ``409`` while a plan runs (or when there is nothing to promote, abort or
+  kill); ``502`` when the executor could not delete the pod. Errors are mapped to
+  statuses once, by the app's exception handlers: handlers raise.
 
 Every body sent is a model of ``console.messages``.
 
-Lifecycle: the app's lifespan starts and stops the :class:`Console` (MQTT connection,
-wall flusher, traffic generator and ticker), so whoever serves the app (uvicorn, or
-:func:`console.serving.serve_in_thread`) owns it.
+Lifecycle: the app's lifespan starts and stops the :class:`console.service.Console` (MQTT
+connection, wall flusher, traffic generator and tickers), so whoever serves the app
+(uvicorn, or :func:`console.serving.serve_in_thread`) owns it.
 """
 
 from __future__ import annotations
@@ -38,8 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,16 +55,19 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bus.bootstrapping import RetainedBootstrap
-from bus.connection import BusConnection, Message
 from bus.ordering import DEFAULT_MAX_PODS
-from bus.topics import Topics
-from bus.urls import BrokerAddress, parse_brokers
-from console.broadcasting import FLUSH_SECONDS, Closing, Hub, Subscriber, Ticker
-from console.controlling import Busy, Controls
-from console.messages import ErrorReply, RateReply, Reply, RunMessage, TrafficMessage, encode
-from console.traffic import DEFAULT_RATE, LoadGenerator, TrafficSource
-from console.wall import Wall
+from bus.urls import BrokerAddress
+from console.broadcasting import Closing, Hub, Subscriber
+from console.controlling import ActionFailed, Busy, Controls
+from console.messages import (
+    ErrorReply,
+    RateReply,
+    Reply,
+    encode,
+)
+from console.service import Console
+from console.traffic import DEFAULT_RATE, TrafficSource
+from console.wall import NoVictim
 
 log = logging.getLogger(__name__)
 
@@ -68,88 +76,7 @@ STATIC = Path(__file__).parent / "static"
 BROWSER_PAGE = Path(__file__).resolve().parents[1] / "devices" / "browser"
 MQTT_JS = Path(__file__).resolve().parents[1] / "node_modules" / "mqtt" / "dist" / "mqtt.min.js"
 KEEPALIVE_SECONDS = 10.0
-TRAFFIC_SECONDS = 1.0
 MAX_BODY_BYTES = 4096
-
-
-class Console:
-    """Everything behind the page: the wall and its MQTT connection, the hub, the traffic."""
-
-    def __init__(
-        self,
-        *,
-        broker: BrokerAddress | str,
-        topic_prefix: str = "",
-        controls: Controls,
-        traffic: TrafficSource | None = None,
-        traffic_rate: float = DEFAULT_RATE,
-        max_pods: int = DEFAULT_MAX_PODS,
-        nodes: Sequence[str] = (),
-    ) -> None:
-        self.topics = Topics(topic_prefix)
-        self._bootstrap = RetainedBootstrap(self.topics, nodes=nodes)  # brokers that keep retained from wildcards
-        self.wall = Wall(self.topics, max_pods=max_pods)
-        self.controls = controls
-        self.hub = Hub(self.wall, controls=controls.describe)
-        self.traffic = LoadGenerator(traffic, rate=traffic_rate) if traffic is not None else None
-        brokers = parse_brokers([broker]) if isinstance(broker, str) else broker
-        self.connection = BusConnection(
-            brokers,
-            client_id=f"console-{uuid.uuid4().hex[:8]}",
-            subscriptions=[(self.topics.node_filter("+"), 1)],
-            on_message=self._on_message,
-        )
-        for topic in self._bootstrap.initial():
-            self.connection.subscribe(topic, 1)
-        self._tickers = [Ticker(self.hub.flush_wall, interval=FLUSH_SECONDS, name="console-wall")]
-        if self.traffic is not None:
-            self._tickers.append(Ticker(self.publish_traffic, interval=TRAFFIC_SECONDS, name="console-traffic-stats"))
-        controls.on_event(self._on_run_event)
-
-    def start(self) -> None:
-        self.connection.start()
-        for ticker in self._tickers:
-            ticker.start()
-        if self.traffic is not None:
-            self.traffic.start()
-
-    def stop(self) -> None:
-        self.hub.close_all()
-        for ticker in self._tickers:
-            ticker.stop()
-        if self.traffic is not None:
-            self.traffic.stop()
-        self.connection.stop(publish_offline=False)
-
-    def publish_traffic(self) -> None:
-        assert self.traffic is not None
-        rates = self.traffic.rates()
-        self.hub.publish_traffic(TrafficMessage(by_version=rates.by_version, failed=rates.failed, idle=rates.idle,
-                                                total=rates.total, weights=self.controls.weights(),
-                                                rate=self.traffic.rate))
-
-    def _on_message(self, message: Message) -> None:
-        node = self.wall.handle(message.topic, message.payload, retained=message.retain)
-        if node is not None:  # missed events: the broker re-sends the retained snapshot
-            log.info("%s: missed events; asking for the retained snapshot again", node)
-            self._resync(node)
-        change = self._bootstrap.on_message(message.topic, retained=message.retain)
-        for topic in change.subscribe:
-            self.connection.subscribe(topic, 1)
-        for topic in change.unsubscribe:
-            self.connection.unsubscribe(topic)
-
-    def _resync(self, node: str) -> None:
-        state = self.topics.state(node)
-        if self._bootstrap.holds(node):  # an exact subscription of ours: renew it
-            self.connection.unsubscribe(state)
-            self.connection.subscribe(state, 1)
-        else:  # subscribe for the retained snapshot, then leave it to the wildcard again
-            self.connection.subscribe(state, 1)
-            self.connection.unsubscribe(state)
-
-    def _on_run_event(self, message: RunMessage) -> None:
-        self.hub.publish_run(message)
 
 
 def create_app(
@@ -179,7 +106,9 @@ def create_app(
             console.stop()
 
     routes = [
-        Route("/", _index),
+        Route("/", _page("index.html")),
+        Route("/wall", _page("wall.html")),
+        Route("/favicon.ico", _favicon),
         Route("/events", _events),
         Route("/api/state", _state),
         Route("/api/scale", _scale, methods=["POST"]),
@@ -187,12 +116,14 @@ def create_app(
         Route("/api/promote", _promote, methods=["POST"]),
         Route("/api/abort", _abort, methods=["POST"]),
         Route("/api/traffic", _traffic, methods=["POST"]),
+        Route("/api/kill", _kill, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         Route("/browser/mqtt.min.js", _mqtt_js),
         Mount("/browser", StaticFiles(directory=BROWSER_PAGE, html=True, check_dir=False), name="browser"),
     ]
     # ValueError: BadRequest, ControlError, and the plans' and traffic's own validation.
-    handlers = {ValueError: _status(400), Busy: _status(409), NoTraffic: _status(409)}
+    handlers = {ValueError: _status(400), Busy: _status(409), NoTraffic: _status(409), NoVictim: _status(409),
+                ActionFailed: _status(502)}  # fmt: skip
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.console = console
     return app
@@ -233,6 +164,11 @@ class TrafficBody(_Body):
     rate: StrictFloat | StrictInt
 
 
+class KillBody(_Body):
+    pod: StrictStr | None = Field(default=None, min_length=1, max_length=253)
+    namespace: StrictStr | None = Field(default=None, min_length=1, max_length=63)
+
+
 class BadRequest(ValueError):
     """A request body we cannot use (400)."""
 
@@ -264,8 +200,15 @@ def _console(request: Request) -> Console:
     return console
 
 
-async def _index(_request: Request) -> Response:
-    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+def _page(name: str) -> Callable[[Request], Awaitable[Response]]:
+    async def page(_request: Request) -> Response:
+        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+    return page
+
+
+async def _favicon(_request: Request) -> Response:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
 
 async def _mqtt_js(_request: Request) -> Response:
@@ -338,3 +281,9 @@ async def _traffic(request: Request) -> Response:
     body = await _parse(request, TrafficBody)
     console.traffic.set_rate(body.rate)
     return _json(RateReply(rate=console.traffic.rate), 202)
+
+
+async def _kill(request: Request) -> Response:
+    body = await _parse(request, KillBody)
+    console = _console(request)
+    return await _control(lambda: console.kill(pod=body.pod, namespace=body.namespace))

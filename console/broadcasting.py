@@ -13,7 +13,9 @@ registered *under the same lock* as the flusher uses: it sees exactly the update
 follow the state it started from.
 
 The step log and the latest run and traffic messages are kept, so a browser that opens
-the page mid-rollout gets the whole story in its first message.
+the page mid-rollout gets the whole story in its first message; so is the timeline
+(``console.timeline``), whose samples are taken and sent under the same lock, so a new
+browser gets each sample exactly once: in its first message or after it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from console.messages import ControlsState, Message, NodesMessage, RunMessage, StateMessage, TrafficMessage
+from console.messages import (
+    ControlsState,
+    Message,
+    NodesMessage,
+    RunMessage,
+    StateMessage,
+    TimelineMessage,
+    TimelineSample,
+    TrafficMessage,
+)
 from console.wall import Wall
 
 log = logging.getLogger(__name__)
@@ -63,9 +74,16 @@ class Subscriber:
 class Hub:
     """The subscribers, the step log, and the last run/traffic message; thread-safe."""
 
-    def __init__(self, wall: Wall, *, controls: Callable[[], ControlsState] | None = None) -> None:
+    def __init__(
+        self,
+        wall: Wall,
+        *,
+        controls: Callable[[], ControlsState] | None = None,
+        timeline: Callable[[], tuple[TimelineSample, ...]] | None = None,
+    ) -> None:
         self.wall = wall
         self._controls = controls
+        self._timeline = timeline
         self._subscribers: set[Subscriber] = set()
         self._log: deque[RunMessage] = deque(maxlen=LOG_LIMIT)
         self._run: RunMessage | None = None
@@ -88,8 +106,9 @@ class Hub:
 
     def _state(self) -> StateMessage:
         controls = self._controls() if self._controls is not None else None
+        timeline = self._timeline() if self._timeline is not None else ()
         return StateMessage(nodes=self.wall.view(), log=tuple(self._log), controls=controls, run=self._run,
-                            traffic=self._traffic)
+                            traffic=self._traffic, timeline=timeline)  # fmt: skip
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         with self._lock:
@@ -118,6 +137,13 @@ class Hub:
         with self._lock:
             self._traffic = message
             self._send(message)
+
+    def publish_timeline(self, take: Callable[[], TimelineSample]) -> TimelineSample:
+        """Take a timeline sample and send it, under the lock new browsers subscribe under."""
+        with self._lock:
+            sample = take()
+            self._send(TimelineMessage(sample=sample))
+            return sample
 
     def close_all(self) -> None:
         """End every open stream (server shutdown)."""

@@ -14,7 +14,12 @@ Messages, by ``type``:
 - ``run`` — one per plan-runner event (``event`` names it: ``plan-started``,
   ``step-started`` …), each carrying the controls' state after it, so the page enables
   Promote and Abort from the stream alone;
-- ``traffic`` — requests per second per version, failures, and the route's weights.
+- ``traffic`` — requests per second per version, failures, and the route's weights; and
+  ``rows``, one per version (``console.versions.split``): the weight the last step set
+  and the measured share, each column adding up to 100;
+- ``timeline`` — one sample of the strategy's timeline (``console.timeline``): pods per
+  colour and state, pods per release, traffic share per version, and a mark for a
+  moment of the run (a plan started, the weights set, a pause, the end).
 
 Serialised with :func:`encode` (compact JSON; ``None`` stays ``null``: the page tests
 ``seconds === null`` for "until promoted").
@@ -86,11 +91,14 @@ class NodesMessage(_Message):
 
 
 class ReleaseRow(_Message):
+    """A release: its Deployment's name (the release's), what it runs, and its route weight."""
+
     release: str
     version: str | None
     color: str | None
     replicas: int | None
     strategy: str | None
+    weight: int | None = None  # its backend's weight in the route; None: not a backend
 
 
 class WeightRow(_Message):
@@ -102,12 +110,20 @@ class WeightRow(_Message):
     color: str | None = None
 
 
+Action = Literal["scale", "recreate", "rolling", "blue-green", "canary", "promote", "abort"]
+
+
 class ControlsState(_Message):
+    """What the buttons can do now: ``blocked`` names each action that cannot act, and why."""
+
     busy: bool
     paused: bool
     releases: tuple[ReleaseRow, ...]
     weights: tuple[WeightRow, ...]
     summary: str
+    live: str | None = None  # the release serving traffic (the one Scale and the strategies start from)
+    blocked: dict[Action, str] = {}
+    max_replicas: int = 100
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -175,6 +191,17 @@ RunMessage = (PlanStartedMessage | StepMessage | WeightsMessage | PausedMessage 
 # -- traffic and the first message --------------------------------------------------------
 
 
+class SplitRow(_Message):
+    """One version's traffic: the releases running it, the weight set (per cent) and the share measured."""
+
+    version: str
+    color: str | None
+    releases: tuple[str, ...]
+    weight: int | None  # None: no release runs it now (old pods still answering), or no route
+    rate: float
+    share: int
+
+
 class TrafficMessage(_Message):
     type: Literal["traffic"] = "traffic"
     by_version: dict[str, float]
@@ -183,6 +210,49 @@ class TrafficMessage(_Message):
     total: int
     weights: tuple[WeightRow, ...]
     rate: float
+    rows: tuple[SplitRow, ...] = ()
+    failed_share: int = 0
+
+
+# -- the timeline -------------------------------------------------------------------------
+
+
+class PodCount(_Message):
+    """The lights of one colour across the wall, by state; ``versions``: what that colour has run."""
+
+    color: str
+    versions: tuple[str, ...]
+    pending: int = 0
+    ready: int = 0
+    unready: int = 0
+    terminating: int = 0
+
+
+class ReleasePods(_Message):
+    release: str
+    pods: int
+    ready: int
+
+
+class ShareSample(_Message):
+    version: str
+    color: str | None
+    share: int
+    weight: int | None
+
+
+class TimelineSample(_Message):
+    t: float  # seconds since the console started
+    pods: tuple[PodCount, ...]
+    releases: tuple[ReleasePods, ...]
+    traffic: tuple[ShareSample, ...]
+    failed: int  # per cent of requests that failed
+    mark: str | None = None
+
+
+class TimelineMessage(_Message):
+    type: Literal["timeline"] = "timeline"
+    sample: TimelineSample
 
 
 class StateMessage(_Message):
@@ -192,9 +262,10 @@ class StateMessage(_Message):
     controls: ControlsState | None = None
     run: RunMessage | None = None
     traffic: TrafficMessage | None = None
+    timeline: tuple[TimelineSample, ...] = ()
 
 
-Message = StateMessage | NodesMessage | RunMessage | TrafficMessage
+Message = StateMessage | NodesMessage | RunMessage | TrafficMessage | TimelineMessage
 
 
 def encode(message: Message) -> str:
@@ -208,6 +279,13 @@ def encode(message: Message) -> str:
 class StartedReply(_Message):
     strategy: str
     steps: tuple[str, ...]
+    already_running: bool = False  # the same plan was running already (a double click): not an error
+
+
+class KilledReply(_Message):
+    pod: str
+    namespace: str | None
+    node: str
 
 
 class PromotedReply(_Message):
@@ -226,4 +304,4 @@ class ErrorReply(_Message):
     error: str
 
 
-Reply = StartedReply | PromotedReply | AbortingReply | RateReply | ErrorReply
+Reply = StartedReply | PromotedReply | AbortingReply | RateReply | KilledReply | ErrorReply

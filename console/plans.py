@@ -27,6 +27,9 @@ Every consumer of steps dispatches with one exhaustive ``match`` ending in
 - ``Pause(seconds)`` — wait that long, or (``None``) until promoted; a promote ends
   either kind early.
 - ``Delete(release)`` — ``helm uninstall --wait``: gone with all its pods.
+- ``DeletePod(pod, namespace)`` — ``kubectl delete pod --wait=false``: a graceful delete
+  of one pod (the Kill a pod button); its ReplicaSet replaces it. It changes no release,
+  so it is the one step the console runs beside a plan, not in one (``console.controlling``).
 
 Releases and the route. Two release names take turns (``whoami`` and ``whoamiv2``, the
 seed's names): rolling, recreate and scale change the live release in place; blue-green
@@ -62,7 +65,7 @@ Weights = tuple[tuple[str, int], ...]
 MAX_REPLICAS = 100  # a demo of lights: more is a typo
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")
 _RELEASE = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,51}[a-z0-9])?$")
-_ROUTE = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")  # a DNS-1123 subdomain
+_SUBDOMAIN = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$")  # a DNS-1123 subdomain
 
 
 class PlanError(ValueError):
@@ -239,7 +242,7 @@ class EnsureRoute:
         check_weights(self.route, self.weights)
         # The route's name goes into a helm --set-string value (where ',' or '=' would split
         # it) and the backends are Services named after releases: names only, said early.
-        if not isinstance(self.route, str) or not _ROUTE.match(self.route):
+        if not isinstance(self.route, str) or not _SUBDOMAIN.match(self.route):
             raise PlanError(f"route {self.route!r}: lower-case letters, digits, '-' and '.' (a Kubernetes name)")
         for name, _ in self.weights:
             check_release(name)
@@ -279,7 +282,25 @@ class Delete:
         return f"remove release {self.release} and its pods"
 
 
-ClusterStep = Install | Upgrade | Scale | SetWeights | EnsureRoute | WaitReady | Delete  # what executors carry out
+@dataclass(frozen=True)
+class DeletePod:
+    """One pod deleted gracefully; ``namespace`` None: the executor's own."""
+
+    pod: str
+    namespace: str | None = None
+
+    def __post_init__(self) -> None:
+        for what, name in (("pod", self.pod), ("namespace", self.namespace)):
+            if name is not None and not (isinstance(name, str) and _SUBDOMAIN.match(name)):
+                raise PlanError(f"{what} {name!r}: lower-case letters, digits, '-' and '.' (a Kubernetes name)")
+
+    def describe(self) -> str:
+        where = f" in {self.namespace}" if self.namespace else ""
+        return f"delete pod {self.pod}{where} (its ReplicaSet replaces it)"
+
+
+# What executors carry out:
+ClusterStep = Install | Upgrade | Scale | SetWeights | EnsureRoute | WaitReady | Delete | DeletePod
 Step = ClusterStep | Pause  # a pause is the runner's own (it waits on the executor's clock)
 
 
@@ -340,7 +361,7 @@ class AppState:
             case Delete():
                 self._existing(step.release)
                 return replace(self, releases=tuple(r for r in self.releases if r.name != step.release))
-            case WaitReady() | Pause():
+            case WaitReady() | Pause() | DeletePod():
                 return self
             case _:
                 assert_never(step)

@@ -43,6 +43,7 @@ from console.executors import Executor, ExecutorError
 from console.plans import (
     AppState,
     Delete,
+    DeletePod,
     EnsureRoute,
     Install,
     Pause,
@@ -176,6 +177,14 @@ class PlanRunner:
             return self._paused
 
     @property
+    def abortable(self) -> bool:
+        """Whether ``abort()`` would do something now: a run that is not aborting, or a failed one to undo."""
+        with self._lock:
+            if self._thread is not None:
+                return self._plan is None or not self._plan.aborting
+            return self._failed is not None
+
+    @property
     def plan(self) -> Plan | None:
         """The plan running now (the abort plan while aborting), or None."""
         with self._lock:
@@ -279,7 +288,8 @@ class PlanRunner:
             match step:
                 case Pause():
                     self._pause(index, step)
-                case Install() | Upgrade() | Scale() | SetWeights() | EnsureRoute() | WaitReady() | Delete():
+                case (Install() | Upgrade() | Scale() | SetWeights() | EnsureRoute() | WaitReady() | Delete()
+                      | DeletePod()):
                     self.executor.execute(step, log=self._log, cancel=self._abort)
                 case _:
                     assert_never(step)
@@ -292,7 +302,7 @@ class PlanRunner:
         match step:
             case SetWeights() | EnsureRoute():
                 self._emit(WeightsSet(step.route, step.weights))
-            case Install() | Upgrade() | Scale() | WaitReady() | Pause() | Delete():
+            case Install() | Upgrade() | Scale() | WaitReady() | Pause() | Delete() | DeletePod():
                 pass
             case _:
                 assert_never(step)

@@ -7,6 +7,20 @@ a plan whose steps do not fit.
 Every strategy except ``install`` starts from exactly one release (the *live* one); a
 state with two (a failed or half-aborted run) must be aborted first. The other release
 name (``whoami`` ↔ ``whoamiv2``) is the one blue-green and canary install next to it.
+:func:`blocked` says, before anything is built, why a strategy cannot start now (the
+page disables its button with that reason).
+
+Naming, decided: the two names stay the seed's, ``whoami`` and ``whoamiv2``, and the
+console shows them as what they are — Deployment names, the ones ``kubectl get deploy``
+prints (the chart names the Deployment and the Service after the release) — each with
+the version and colour it runs *now*, its ready pods, its route weight and its measured
+share. Names that say what they run were considered and rejected: a release is upgraded
+in place by rolling and recreate, so ``whoami-2-2-0`` would soon run 1.0.0, and a name
+that lies is worse than a neutral one; renaming the slots (``whoami-a``/``-b``) would
+orphan the releases the seed's ``helm install whoamiv2`` (docs/operations.md) and earlier
+consoles created, which discovery finds by these names. So ``whoamiv2`` may run 1.0.0
+after a canary back to yellow, and the page says exactly that, next to the kubectl line
+that shows the same (``kubectl get deploy -L app.kubernetes.io/version``).
 
 - ``install``: the demo app from nothing — release ``whoami``, wait, then the route
   ensured (created, or updated if an earlier run left it) with 100 to it. The route is
@@ -69,6 +83,25 @@ DEFAULT_TIMEOUT_S = 300.0
 def other_release(live: str) -> str:
     """The name blue-green and canary install next to ``live``."""
     return RELEASES[1] if live == RELEASES[0] else RELEASES[0]
+
+
+def blocked(strategy: StrategyName, state: AppState) -> str | None:
+    """Why ``strategy`` cannot start from ``state`` whatever the target, or None if it can.
+
+    The target-dependent refusals (nothing to roll out, a canary weight out of range) are
+    ``build_plan``'s; this is what a page can say before the user has typed anything.
+    """
+    if strategy == "install":
+        return f"the demo app is installed already ({state.describe()})" if state.releases else None
+    if not state.releases:
+        return "nothing is deployed yet: Scale installs the demo app"
+    if not state.settled:
+        names = ", ".join(r.name for r in state.releases)
+        return f"two releases are deployed ({names}): abort the last plan first"
+    live = state.releases[0]
+    if strategy in ("blue-green", "canary") and not live.values.replica_count:
+        return f"{live.name} runs no replicas: scale it up first"
+    return None
 
 
 def build_plan(

@@ -27,30 +27,36 @@ and is marked offline. An empty retained snapshot clears a node that left the cl
 the node is removed from the wall.
 
 Bad input (wrong topic, not JSON, wrong types, a snapshot naming another node, a status
-other than online/offline) is counted per kind, logged rate-limited, and dropped: it
-never changes what is shown.
+the bus does not define) is counted per kind, logged rate-limited, and dropped: it
+never changes what is shown. A status is passed on as the bus names it (``online``,
+``offline``, ``degraded``); the page shows every one but ``online`` as stale.
 
 Bounded, whatever the bus carries: at most ``max_pods`` pods per node (the rest are
 counted, sent as ``hidden`` and shown by the page as "+N more") and ``max_nodes``
 nodes (a new node beyond is dropped as ``too_many_nodes``), as ``bus.intake`` documents.
+
+Kill a pod picks its victim here (:func:`choose_victim`): among the pods every browser
+shows (:meth:`Wall.pods`, the last flushed lists), never one that is terminating already,
+a ready one when there is one — the one whose red flash and return is worth watching.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bus.intake import MAX_NODES, RESYNC_RETRY_SECONDS, FeedCounters, NodeFeed, Taken
-from bus.messages import PodEntry
+from bus.messages import PodEntry, PodState
 from bus.ordering import DEFAULT_MAX_PODS, diff
 from bus.ratelimit import RateLimitedLog
 from bus.topics import Topics
 from console.messages import Light, NodeChange, NodeGone, NodeUpdate, NodeView, Removal
 
-__all__ = ["RESYNC_RETRY_SECONDS", "Wall", "natural_key"]
+__all__ = ["RESYNC_RETRY_SECONDS", "NoVictim", "Wall", "choose_victim", "natural_key"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +123,11 @@ class Wall:
             shown = sorted(self._sent.items(), key=lambda item: natural_key(item[0]))
             return tuple(_node_view(name, sent) for name, sent in shown)
 
+    def pods(self) -> list[tuple[str, PodEntry]]:
+        """Every pod as last flushed, with its node: what the browsers show now."""
+        with self._lock:
+            return [(name, entry) for name, sent in self._sent.items() for entry in sent.entries.values()]
+
     def flush(self) -> list[NodeUpdate]:
         """One update per node changed since the last flush (with removals and their slots)."""
         with self._lock:
@@ -141,6 +152,29 @@ class Wall:
 def _node_view(name: str, sent: _Sent) -> NodeView:
     return NodeView(node=name, status=sent.status, pods=tuple(map(Light.of, sent.entries.values())),
                     hidden=sent.hidden)
+
+
+class NoVictim(LookupError):
+    """No pod to kill: none shown, or not the one asked for."""
+
+
+def choose_victim(
+    pods: Sequence[tuple[str, PodEntry]], rng: random.Random, *, pod: str | None = None,
+    namespace: str | None = None,
+) -> tuple[str, PodEntry]:
+    """A pod to kill, with its node: ``pod`` (and ``namespace``) if given, else a random ready one."""
+    if pod is not None:
+        named = [(n, e) for n, e in pods if e.pod == pod and (namespace is None or e.namespace == namespace)]
+        if not named:
+            raise NoVictim(f"pod {pod} is not on the wall (as a pod of the demo app)")
+        if named[0][1].state is PodState.TERMINATING:
+            raise NoVictim(f"pod {pod} is terminating already")
+        return named[0]
+    alive = [(n, e) for n, e in pods if e.state is not PodState.TERMINATING]
+    ready = [(n, e) for n, e in alive if e.state in (None, PodState.READY)]
+    if not alive:
+        raise NoVictim("no pod to kill: the wall shows none of the demo app's that is not terminating already")
+    return rng.choice(ready or alive)
 
 
 def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:

@@ -49,10 +49,10 @@ from sim.deployments import (
     status,
     validate_spec,
 )
-from sim.lifecycle import Timings
+from sim.lifecycle import Timings, is_terminating
 from sim.naming import template_hash
 from sim.pods import DEFAULT_IMAGE
-from sim.podstore import PodStore, StoreError
+from sim.podstore import NotFound, PodStore, StoreError
 from sim.reconciling import Controllers
 from sim.rollout import RollingUpdate, Strategy
 from sim.scheduling import node_names
@@ -147,6 +147,18 @@ class Cluster:
                 for info in view.by_rs.get(rs.name, []):
                     if not info.terminating:
                         self._ctl.terminate(info.key)
+            self.step()
+
+    def delete_pod(self, name: str, *, namespace: str = "default") -> None:
+        """``kubectl delete pod``: graceful (terminating, gone after the grace period); its
+        ReplicaSet, if any, replaces it at once. UnknownName if there is no such pod."""
+        with self._lock:
+            try:
+                pod = self.store.get(namespace, name)
+            except NotFound as e:
+                raise UnknownName(f"pod {name!r} not found in namespace {namespace!r}") from e
+            if not is_terminating(pod):
+                self._ctl.terminate((namespace, name))
             self.step()
 
     def deployment_status(self, name: str, *, namespace: str = "default") -> DeploymentStatus:

@@ -19,6 +19,8 @@ Choices:
   is ``kubectl rollout status``, which shows progress and can be interrupted by an
   abort (an interrupted ``helm --wait`` would leave the release ``pending-upgrade``).
   ``Scale`` keeps the seed's ``--wait``; ``helm uninstall --wait`` waits for the pods.
+  ``DeletePod`` (Kill a pod) is ``kubectl delete pod --wait=false`` in the pod's own
+  namespace (as the watcher reported it), else the configured one.
 - Traffic: Gateway API ``HTTPRoute`` (the portable choice) with a JSON patch that
   replaces ``/spec/rules/0/backendRefs`` only, so the rule's matches and the
   parentRefs stay as they are (a merge patch would replace the whole ``rules`` list);
@@ -49,6 +51,7 @@ from typing import Literal, assert_never
 from console.plans import (
     ClusterStep,
     Delete,
+    DeletePod,
     EnsureRoute,
     Install,
     Pause,
@@ -93,6 +96,8 @@ def commands(step: ClusterStep, config: CommandConfig) -> list[Argv]:
             return [_ensure_route(step, config)]
         case Delete():
             return [_delete(step, config)]
+        case DeletePod():
+            return [_delete_pod(step, config)]
         case _:
             assert_never(step)
 
@@ -119,6 +124,11 @@ def _ensure_route(step: EnsureRoute, config: CommandConfig) -> Argv:
 
 def _delete(step: Delete, config: CommandConfig) -> Argv:
     return _helm(config, "uninstall", step.release, "--wait")
+
+def _delete_pod(step: DeletePod, config: CommandConfig) -> Argv:
+    """Graceful, and without waiting for the grace period: the wall shows the rest."""
+    namespace = ["--namespace", step.namespace] if step.namespace else _namespace(config)
+    return ["kubectl", "delete", "pod", step.pod, "--wait=false", *namespace]
 
 def route_backends(weights: Weights, config: CommandConfig) -> list[dict[str, object]]:
     """The route's backends as the chart's values and the patches spell them."""

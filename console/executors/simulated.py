@@ -37,6 +37,7 @@ from console.plans import (
     CHART_DEFAULTS,
     ClusterStep,
     Delete,
+    DeletePod,
     EnsureRoute,
     Install,
     Scale,
@@ -117,6 +118,9 @@ class SimulatedExecutor:
                     self._wait_ready(step, log, cancel)
                 case Delete():
                     self._delete(step, log, cancel)
+                case DeletePod():
+                    self.cluster.delete_pod(step.pod, namespace=step.namespace or self.namespace)
+                    log(f'pod "{step.pod}" deleted')
                 case _:
                     assert_never(step)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from bus.messages import NodeSnapshot, PodEntry, PodState
 from bus.urls import parse_broker_url
 from tests.console.conftest import ConsoleApp
 from tests.support.brokers import BrokerEndpoint
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -177,3 +179,81 @@ def test_a_browser_joining_late_gets_the_wall_and_the_step_log(
     finally:
         publisher.publish(console_app.topics.state("node-9"), b"", retain=True).wait_for_publish(5)
         publisher.stop(publish_offline=False)
+
+
+def test_the_wall_page_and_the_icon_are_served(client: httpx.Client) -> None:
+    wall = client.get("/wall")
+    assert wall.status_code == 200 and 'id="wall"' in wall.text and "/static/wallpage.js" in wall.text
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in icon.text
+    page = client.get("/").text
+    assert 'rel="icon"' in page and 'href="/wall"' in page
+    for module in ("wall.js", "lights.js", "layout.js", "domwall.js", "feed.js", "chart.js", "wallpage.js"):
+        assert "javascript" in client.get(f"/static/{module}").headers["content-type"]
+
+
+def test_a_double_click_is_two_requests_and_one_plan(console_app: ConsoleApp, client: httpx.Client) -> None:
+    client.post("/api/scale", json={"replicas": 2})
+    wait_idle(console_app)
+    body = {"name": "rolling", "version": "2.0.0", "color": "a81399"}
+    with ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(lambda _: client.post("/api/strategy", json=body), range(2)))
+    assert [r.status_code for r in replies] == [202, 202]
+    assert sorted(r.json()["already_running"] for r in replies) == [False, True]
+    wait_idle(console_app)
+    log = client.get("/api/state").json()["log"]
+    assert [m.get("strategy") for m in log if m["event"] == "plan-started"] == ["install", "rolling"]
+
+
+def test_kill_a_pod_takes_one_the_wall_shows_and_the_cluster_deletes_it(
+    console_app: ConsoleApp, client: httpx.Client, mosquitto: BrokerEndpoint
+) -> None:
+    nobody = client.post("/api/kill", json={})
+    assert nobody.status_code == 409 and "no pod to kill" in nobody.json()["error"]
+    client.post("/api/scale", json={"replicas": 2})
+    wait_idle(console_app)
+    names = sorted(p["metadata"]["name"] for p in console_app.cluster.store.select()[0])
+    publisher = BusConnection(parse_broker_url(mosquitto.url), client_id="test-publisher-kill")
+    publisher.start(wait=5)
+    try:  # the wall shows what a watcher would publish for these pods
+        shown = [*names, "db-0"]  # db-0: shown on the wall, but not the demo app's
+        pods = tuple(PodEntry(pod=n, uid=n, namespace="default", color="ffff00", state=PodState.READY) for n in shown)
+        publisher.publish(console_app.topics.state("node-1"), NodeSnapshot(node="node-1", seq=1, pods=pods)
+                          .to_payload(), retain=True)  # fmt: skip
+        wait_until(lambda: len(client.get("/api/state").json()["nodes"]) == 1, what="the wall shows node-1")
+        assert client.post("/api/kill", json={"pod": "someone-else"}).status_code == 409
+        foreign = client.post("/api/kill", json={"pod": "db-0"})
+        assert foreign.status_code == 409 and "demo app" in foreign.json()["error"]
+        killed = client.post("/api/kill", json={})
+        assert killed.status_code == 202
+        victim = killed.json()
+        assert victim["node"] == "node-1" and victim["namespace"] == "default" and victim["pod"] in names
+        pod = console_app.cluster.store.get("default", victim["pod"])
+        assert pod["metadata"].get("deletionTimestamp")  # graceful: terminating, not gone
+        log = [m["line"] for m in client.get("/api/state").json()["log"] if m["event"] == "log"]
+        assert f"kill a pod: delete pod {victim['pod']} in default (its ReplicaSet replaces it)" in log
+        assert client.post("/api/kill", json={"pod": "Not A Name"}).status_code == 409  # not on the wall either
+    finally:
+        publisher.publish(console_app.topics.state("node-1"), b"", retain=True).wait_for_publish(5)
+        publisher.stop(publish_offline=False)
+
+
+def test_the_stream_carries_the_timeline_and_traffic_per_version(console_app: ConsoleApp, client: httpx.Client) -> None:
+    client.post("/api/scale", json={"replicas": 2})
+    wait_idle(console_app)
+    wait_until(lambda: client.get("/api/state").json()["timeline"], what="a first timeline sample")
+    stream = Stream(client)
+    try:
+        first = stream.next_message()
+        assert first["type"] == "state" and first["timeline"], "the timeline so far is in the first message"
+        assert [s["t"] for s in first["timeline"]] == sorted(s["t"] for s in first["timeline"])
+        sample = stream.until(lambda m: m["type"] == "timeline")["sample"]
+        assert sample["t"] > first["timeline"][-1]["t"]
+        assert [r["release"] for r in sample["releases"]] == ["whoami"]
+        traffic = stream.until(lambda m: m["type"] == "traffic" and m["rows"] and m["rows"][0]["rate"] > 0)
+        [row] = traffic["rows"]
+        assert (row["version"], row["releases"], row["weight"], row["share"]) == ("1.0.0", ["whoami"], 100, 100)
+        assert traffic["failed_share"] == 0
+    finally:
+        stream.close()

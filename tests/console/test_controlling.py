@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from console.controlling import Busy, ControlError, RunnerControls, run_message
+from console.controlling import ROLLOUTS, ActionFailed, Busy, ControlError, RunnerControls, run_message
+from console.executors.cluster import ClusterExecutor
 from console.executors.simulated import SimulatedExecutor
 from console.messages import AbortingReply, PromotedReply, RunMessage
 from console.plans import AppState, Plan, Scale, Target
@@ -27,6 +29,8 @@ from console.running import (
 )
 from console.strategies import build_plan
 from sim.cluster import Cluster
+from sim.lifecycle import is_terminating
+from tests.support.clocks import FakeClock
 from tests.support.waiting import Collector
 
 
@@ -55,9 +59,9 @@ Buttons = tuple[RunnerControls, Recorder, Cluster]
 
 
 @pytest.fixture
-def controls() -> Iterator[Buttons]:
+def controls(clock: FakeClock) -> Iterator[Buttons]:
     cluster = Cluster(nodes=3)
-    controls = RunnerControls(SimulatedExecutor(cluster), canary_weight=20)
+    controls = RunnerControls(SimulatedExecutor(cluster), canary_weight=20, clock=clock)
     recorder = Recorder()
     controls.on_event(recorder)
     yield controls, recorder, cluster
@@ -96,7 +100,7 @@ def test_rolling_takes_the_live_replica_count_and_the_target(controls: Buttons) 
     assert versions(cluster) == ["2.0.0"] * 3
     described = buttons.describe().model_dump()
     assert described["releases"][0] | {} == {"release": "whoami", "version": "2.0.0", "color": "a81399",
-                                              "replicas": 3, "strategy": "rolling"}  # fmt: skip
+                                              "replicas": 3, "strategy": "rolling", "weight": 100}  # fmt: skip
 
 
 def test_canary_pauses_until_promoted_and_busy_refuses_other_buttons(
@@ -207,4 +211,100 @@ def test_weights_name_the_version_and_colour_of_each_release() -> None:
     assert [w.model_dump() for w in message.weights] == [  # type: ignore[union-attr]
         {"release": "whoami", "weight": 95, "version": "1.0.0", "color": "ffff00"},
         {"release": "whoamiv2", "weight": 5, "version": None, "color": None},
+    ]
+
+
+def settled(buttons: RunnerControls, recorder: Recorder) -> None:
+    recorder.wait_for("finished")
+    assert buttons.runner.wait(5)
+    recorder.clear()
+
+
+def test_the_controls_say_which_buttons_cannot_act_and_why(controls: Buttons) -> None:
+    buttons, recorder, _ = controls
+    empty = buttons.describe()
+    assert empty.live is None and "scale" not in empty.blocked  # Scale installs the demo app
+    assert all("nothing is deployed" in empty.blocked[name] for name in ROLLOUTS)
+    assert "nothing is paused" in empty.blocked["promote"] and "nothing to abort" in empty.blocked["abort"]
+    buttons.scale(2)
+    settled(buttons, recorder)
+    idle = buttons.describe()
+    assert idle.live == "whoami" and set(idle.blocked) == {"promote", "abort"}
+    assert [(r.release, r.weight) for r in idle.releases] == [("whoami", 100)]
+    buttons.strategy("canary", version="2.0.0", color="a81399")
+    paused = recorder.wait_for("paused")["controls"]
+    assert set(paused["blocked"]) == {"scale", *ROLLOUTS}  # promote and abort can act
+    assert all("running" in reason for reason in paused["blocked"].values())
+    assert [(r["release"], r["weight"]) for r in paused["releases"]] == [("whoami", 80), ("whoamiv2", 20)]
+    buttons.promote()
+    finished = recorder.wait_for("finished")["controls"]
+    assert finished["live"] == "whoamiv2" and set(finished["blocked"]) == {"promote", "abort"}
+
+
+def test_a_double_click_is_one_plan_and_no_error(controls: Buttons, clock: FakeClock) -> None:
+    buttons, recorder, _ = controls
+    first = buttons.scale(2)
+    again = buttons.scale(2)  # the plan may run or be done already: either way, the same request
+    assert (first.already_running, again.already_running) == (False, True)
+    assert again.steps == first.steps
+    settled(buttons, recorder)
+    started = buttons.strategy("rolling", version="2.0.0", color="a81399")
+    recorder.wait_for("finished")  # on a virtual clock the rollout is over at once
+    assert buttons.strategy("rolling", version="2.0.0", color="#A81399").already_running  # same request
+    assert [m["event"] for m in recorder.arrivals.items].count("plan-started") == 1
+    assert started.strategy == "rolling"
+    clock.advance(5)  # a deliberate second click, later: refused as it always was
+    buttons.runner.wait(5)
+    with pytest.raises(ControlError, match="nothing to roll out"):
+        buttons.strategy("rolling", version="2.0.0", color="a81399")
+
+
+def test_kill_a_pod_deletes_it_gracefully_and_its_replicaset_replaces_it(controls: Buttons) -> None:
+    buttons, recorder, cluster = controls
+    buttons.scale(3)
+    settled(buttons, recorder)
+    before = {p["metadata"]["name"] for p in cluster.store.select()[0]}
+    victim = sorted(before)[0]
+    buttons.kill(victim, namespace="default")
+    pods = {p["metadata"]["name"]: p for p in cluster.store.select()[0]}
+    assert is_terminating(pods[victim])  # graceful: it blinks before it goes
+    assert len(set(pods) - before) == 1  # the replacement is there already
+    assert [m["line"] for m in recorder.arrivals.items] == [
+        f"kill a pod: delete pod {victim} in default (its ReplicaSet replaces it)", f'pod "{victim}" deleted']
+    assert all(m["controls"]["live"] == "whoami" for m in recorder.arrivals.items)
+    cluster.advance(30)
+    after = {p["metadata"]["name"] for p in cluster.store.select()[0]}
+    assert victim not in after and len(after) == 3
+
+
+def test_kill_a_pod_runs_beside_a_plan(controls: Buttons) -> None:
+    buttons, recorder, cluster = controls
+    buttons.scale(2)
+    settled(buttons, recorder)
+    buttons.strategy("canary", version="2.0.0", color="a81399")
+    recorder.wait_for("paused")
+    victim = next(p["metadata"]["name"] for p in cluster.store.select()[0] if "whoamiv2" in p["metadata"]["name"])
+    buttons.kill(victim, namespace=None)
+    assert buttons.runner.paused  # the canary waits on, unharmed
+    buttons.promote()
+    assert recorder.wait_for("finished")["ok"] is True
+
+
+@pytest.mark.parametrize(("pod", "error", "message"), [("whoami-nope-xxxxx", ActionFailed, "not found"),
+                                                        ("Bad_Name", ControlError, "Kubernetes name")])
+def test_a_pod_that_cannot_be_killed_is_a_clear_error(controls: Buttons, pod: str, error: type[Exception],
+                                                      message: str) -> None:  # fmt: skip
+    buttons, _, _ = controls
+    with pytest.raises(error, match=message):
+        buttons.kill(pod, namespace=None)
+
+
+def test_kill_a_pod_on_a_cluster_is_kubectl_delete_pod_without_waiting() -> None:
+    out = io.StringIO()
+    buttons = RunnerControls(ClusterExecutor("./whoami/", namespace="demo", dry_run=True, out=out))
+    buttons.kill("whoami-6d9f-x2x7q", namespace=None)
+    buttons.kill("whoami-6d9f-abcde", namespace="other")  # the namespace the watcher reported wins
+    assert out.getvalue().splitlines() == [
+        "kubectl delete pod whoami-6d9f-x2x7q --wait=false --namespace demo",
+        "kubectl delete pod whoami-6d9f-abcde --wait=false --namespace other",
     ]

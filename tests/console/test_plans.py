@@ -8,6 +8,7 @@ from console.plans import (
     CHART_DEFAULTS,
     AppState,
     Delete,
+    DeletePod,
     EnsureRoute,
     Install,
     Pause,
@@ -126,6 +127,9 @@ def test_live_release_is_the_heaviest_weighted_else_the_oldest() -> None:
         lambda: EnsureRoute("Whoami", (("whoami", 100),)),
         lambda: EnsureRoute("whoami,kind=x", (("whoami", 100),)),
         lambda: EnsureRoute("whoami", (("a,b=c", 100),)),
+        lambda: DeletePod(""),
+        lambda: DeletePod("whoami-6d9f-x2x7q --all"),
+        lambda: DeletePod("whoami-6d9f-x2x7q", "Default"),
     ],
 )
 def test_invalid_steps_are_refused(make: object) -> None:
@@ -144,6 +148,7 @@ def test_descriptions_read_like_a_step_log() -> None:
         Pause(None),
         Delete("whoami"),
         EnsureRoute("whoami", (("whoami", 100),)),
+        DeletePod("whoami-6d9f-x2x7q", "demo"),
     ]
     plan = Plan("canary", tuple(steps), AppState())
     assert plan.describe() == [
@@ -156,8 +161,16 @@ def test_descriptions_read_like_a_step_log() -> None:
         "7. pause until promoted",
         "8. remove release whoami and its pods",
         "9. route whoami: traffic whoami 100 (creating the route if it is missing)",
+        "10. delete pod whoami-6d9f-x2x7q in demo (its ReplicaSet replaces it)",
     ]
     kinds = [step_kind(s) for s in steps]
     assert kinds == [
-        "install", "upgrade", "scale", "set-weights", "wait-ready", "pause", "pause", "delete", "ensure-route"
+        "install", "upgrade", "scale", "set-weights", "wait-ready", "pause", "pause", "delete", "ensure-route",
+        "delete-pod",
     ]  # fmt: skip
+
+
+def test_deleting_a_pod_changes_no_release() -> None:
+    state = AppState((Release("whoami", Values("ffff00", "1.0.0", "rolling", 3)),), (("whoami", 100),))
+    assert state.after(DeletePod("whoami-6d9f-x2x7q")) is state
+    assert DeletePod("whoami-6d9f-x2x7q").describe() == "delete pod whoami-6d9f-x2x7q (its ReplicaSet replaces it)"

@@ -149,10 +149,12 @@ def test_a_failed_step_stops_the_run_and_abort_then_undoes_it() -> None:
     assert failed == [StepFailed(3, Delete("whoami"), "`helm something` exited with 1: Error: it broke")]
     assert recorder.finished().ok is False and not recorder.finished().aborted
     assert [type(s) for s in executor.steps] == [Install, WaitReady, SetWeights, Delete]
+    assert runner.abortable  # a failed run can be undone
     # the failed delete is assumed to have happened: abort reinstalls the old release first
     executor.fail = ()
     runner.abort()
     assert runner.wait(WAIT_S)
+    assert not runner.abortable
     assert executor.steps[4:] == [
         Install("whoami", V1),
         WaitReady("whoami"),
@@ -173,7 +175,28 @@ def test_a_failed_step_that_cannot_have_happened_leaves_the_state() -> None:
 
 def test_nothing_to_abort_before_any_run() -> None:
     runner, _ = make_runner(ScriptedExecutor(), START)
+    assert not runner.abortable
     with pytest.raises(NothingToAbort):
+        runner.abort()
+
+
+def test_abortable_says_what_abort_would_do() -> None:
+    runner, recorder = make_runner(ScriptedExecutor(), START)
+    seen: list[bool] = []
+    recorder.reactions.append(lambda event, r: seen.append(r.abortable) if isinstance(event, Paused) else None)
+    recorder.reactions.append(abort_when_paused)
+    runner.start(build_plan("canary", START, V2))
+    assert runner.wait(WAIT_S)
+    assert seen == [True]  # while the canary is paused: yes
+    assert recorder.finished().aborted
+    assert not runner.abortable  # after the abort plan: nothing left to undo
+    assert runner.listener_errors == 0  # the reactions' own asserts held
+
+
+def abort_when_paused(event: RunEvent, runner: PlanRunner) -> None:
+    if isinstance(event, PlanStarted) and event.plan.aborting:
+        assert not runner.abortable  # the abort plan itself cannot be aborted
+    if isinstance(event, Paused):
         runner.abort()
 
 

@@ -23,7 +23,7 @@ from console.plans import (
     Values,
     WaitReady,
 )
-from console.strategies import build_abort, build_plan, other_release
+from console.strategies import blocked, build_abort, build_plan, other_release
 
 V1 = Values("ffff00", "1.0.0", "rolling", 3)
 START = AppState((Release("whoami", V1),), (("whoami", 100),))
@@ -225,3 +225,42 @@ def test_abort_from_any_point_returns_to_the_start_and_never_removes_old_pods_be
     deletes = [i for i, s in enumerate(abort.steps) if isinstance(s, Delete)]
     weights = [i for i, s in enumerate(abort.steps) if isinstance(s, SetWeights)]
     assert all(w < d for w in weights for d in deletes)
+
+
+TWO = AppState((Release("whoami", V1), Release("whoamiv2", V1)), (("whoami", 90), ("whoamiv2", 10)))
+EMPTY_RELEASE = AppState((Release("whoami", Values("ffff00", "1.0.0", "rolling", 0)),), (("whoami", 100),))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "state", "reason"),
+    [
+        ("install", AppState(), None),
+        ("install", START, "installed already"),
+        ("scale", AppState(), "nothing is deployed"),
+        ("rolling", AppState(), "Scale installs"),
+        ("scale", START, None),
+        ("recreate", START, None),
+        ("rolling", START, None),
+        ("blue-green", START, None),
+        ("canary", START, None),
+        ("rolling", TWO, "abort the last plan first"),
+        ("scale", TWO, "two releases"),
+        ("canary", EMPTY_RELEASE, "scale it up first"),
+        ("blue-green", EMPTY_RELEASE, "runs no replicas"),
+        ("rolling", EMPTY_RELEASE, None),
+    ],
+)
+def test_blocked_says_why_a_strategy_cannot_start_before_a_target_is_known(
+    strategy: StrategyName, state: AppState, reason: str | None
+) -> None:
+    said = blocked(strategy, state)
+    assert (said is None) == (reason is None), said
+    live = state.live
+    replicas = (live.values.replica_count or 0) if live else 2  # as the buttons ask: the live count …
+    target = Target("9.9.9", "00ff00", replicas + (strategy == "scale"))  # … but Scale changes it
+    if reason is not None:
+        assert said is not None and reason in said
+        with pytest.raises(PlanError):  # build_plan agrees
+            build_plan(strategy, state, target)
+    else:
+        build_plan(strategy, state, target)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pytest
 
+from bus.messages import PodEntry, PodState
 from bus.topics import Topics
-from console.wall import Wall, natural_key
+from console.wall import NoVictim, Wall, choose_victim, natural_key
 
 PREFIX = "demo/"
 TOPICS = Topics(PREFIX)
@@ -179,6 +181,52 @@ def test_a_node_not_yet_flushed_is_not_in_the_view(wall: Wall) -> None:
     [update] = flush(wall)
     assert [p["pod"] for p in update["pods"]] == ["a"]
     assert [v["node"] for v in view(wall)] == ["node-1"]
+
+
+def test_the_pods_shown_are_the_last_flushed_ones_with_their_nodes(wall: Wall) -> None:
+    wall.handle(TOPICS.state("node-1"), snapshot("node-1", 1, ("a", "ffff00", "ready")))
+    assert wall.pods() == []  # not flushed: no browser shows it yet
+    flush(wall)
+    wall.handle(TOPICS.state("node-2"), snapshot("node-2", 1, ("b", "ffff00", "ready")))
+    assert [(node, entry.pod) for node, entry in wall.pods()] == [("node-1", "a")]
+
+
+def entry(pod: str, state: PodState | None, namespace: str | None = "default") -> PodEntry:
+    return PodEntry(pod=pod, uid=pod, namespace=namespace, state=state)
+
+
+SHOWN = [("node-1", entry("a", PodState.TERMINATING)), ("node-1", entry("b", PodState.PENDING)),
+         ("node-2", entry("c", PodState.READY)), ("node-2", entry("d", None)),
+         ("node-3", entry("e", PodState.READY, namespace="other"))]  # fmt: skip
+
+
+def test_a_random_victim_is_a_ready_pod_never_a_terminating_one() -> None:
+    rng = random.Random(1)
+    chosen = {choose_victim(SHOWN, rng)[1].pod for _ in range(200)}
+    assert chosen == {"c", "d", "e"}  # ready (or no state: shown as ready)
+    starting = [("node-1", entry("a", PodState.TERMINATING)), ("node-1", entry("b", PodState.PENDING))]
+    assert choose_victim(starting, rng)[1].pod == "b"  # no ready pod: any that is not leaving already
+
+
+@pytest.mark.parametrize(
+    ("pods", "pod", "namespace", "message"),
+    [
+        ([], None, None, "no pod to kill"),
+        ([("node-1", entry("a", PodState.TERMINATING))], None, None, "no pod to kill"),
+        (SHOWN, "zzz", None, "not on the wall"),
+        (SHOWN, "e", "default", "not on the wall"),
+        (SHOWN, "a", None, "terminating already"),
+    ],
+)
+def test_no_victim_is_a_clear_error(pods: list[tuple[str, PodEntry]], pod: str | None, namespace: str | None,
+                                    message: str) -> None:  # fmt: skip
+    with pytest.raises(NoVictim, match=message):
+        choose_victim(pods, random.Random(0), pod=pod, namespace=namespace)
+
+
+def test_a_named_victim_is_found_with_its_node() -> None:
+    node, victim = choose_victim(SHOWN, random.Random(0), pod="e", namespace="other")
+    assert (node, victim.pod, victim.namespace) == ("node-3", "e", "other")
 
 
 def test_pods_beyond_the_cap_are_counted_and_sent_as_hidden() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.urls import Brokers
-from console.app import Console
+from console.service import Console
 from console.controlling import RunnerControls
 from console.executors.simulated import SimulatedExecutor
 from led_agent.agent import Agent
@@ -68,7 +68,10 @@ def test_watchers_reach_agents_and_the_wall_on_dotted_nodes(
 
     late, _ = start_agent(NODES)  # from the retained snapshots alone
     wait_converged(apiserver, late, "a late agent")
-    assert all(late.board.status(node) == "online" for node in NODES)
+    # Retained statuses and snapshots arrive in the broker's order, not ours (amqtt sends the
+    # snapshots first): converged pods do not yet mean every status is in.
+    wait_until(lambda: all(late.board.status(node) == "online" for node in NODES), timeout=TIMEOUT,
+               what="the late agent's retained statuses")
     _the_wall_shows_the_same(engine.subscribers, apiserver, topic_prefix)
 
 
