@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from bus.urls import Brokers
-from console.service import Console
 from console.controlling import RunnerControls
 from console.executors.simulated import SimulatedExecutor
+from console.service import Console
 from led_agent.agent import Agent
 from sim.apiserver import ApiServer
 from sim.clock import VirtualClock
