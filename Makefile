@@ -19,7 +19,7 @@ checksum = $(shell cat $(1) | cksum | cut -d' ' -f1)
 RUNTIME_STAMP := $(VENV)/.runtime-$(call checksum,requirements.txt)
 STAMP         := $(VENV)/.installed-$(call checksum,requirements.txt requirements-dev.txt)
 
-.PHONY: demo test lint bench clean node_modules esphome
+.PHONY: demo test lint bench clean node_modules esphome homeassistant
 
 # npm packages the device tests run under Node.js (MicroPython's WebAssembly port, mqtt.js),
 # from package.json + package-lock.json, installed once per lock file.
@@ -35,6 +35,11 @@ node_modules: $(NODE_STAMP)
 # Built once; when it cannot be built here the ESPHome test says why and is skipped.
 esphome:
 	-@devices/esphome/ensure-esphome >/dev/null
+
+# Home Assistant's MQTT integration, in a venv of its own (Python 3.13, pins of its own), which
+# judges the watcher's discovery payloads in the tests; skipped with the reason when it cannot be built.
+homeassistant:
+	-@tests/watcher/homeassistant/ensure-homeassistant >/dev/null
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -71,7 +76,7 @@ DEMO_ARGS ?= --scenario tour
 demo: $(RUNTIME_STAMP)
 	$(PY) -m demo $(DEMO_ARGS) $(ARGS)
 
-test: $(STAMP) $(NODE_STAMP) esphome
+test: $(STAMP) $(NODE_STAMP) esphome homeassistant
 	$(PY) -m pytest $(ARGS)
 
 lint: $(STAMP)
@@ -83,4 +88,4 @@ bench: $(STAMP)
 	$(PY) -m bench.pipeline $(ARGS)
 
 clean:
-	rm -rf $(VENV) .venv-esphome node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-esphome .venv-homeassistant node_modules .pytest_cache .mypy_cache .ruff_cache

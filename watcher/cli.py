@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bus.arguments import UsageParser, positive
+from bus.arguments import UsageParser, number, positive, validated
 from bus.shell import (
     add_broker_option,
     add_health_options,
@@ -17,6 +17,7 @@ from bus.shell import (
 )
 from bus.topics import TopicError, Topics, validate_node
 from watcher.errors import KubeError
+from watcher.homeassistant import DEFAULT_PREFIX, validate_discovery_prefix
 from watcher.kube import PodApi, load_configuration
 from watcher.service import Watcher, WatcherConfig
 
@@ -35,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="watch only this namespace (repeatable; default: all namespaces)")
     parser.add_argument("--selector", default="blinkt=show", help="label selector of shown pods (default: %(default)s)")
     parser.add_argument("--color-label", default="blinktColor", help="label holding the colour (default: %(default)s)")
+    parser.add_argument("--version-colors", action=argparse.BooleanOptionalAction, default=True,
+                        help="pods without a colour label get a colour from app.kubernetes.io/version, else their "
+                             "pod-template-hash (default: on)")
     parser.add_argument("--topic-prefix", default="", help="prefix for all topics, e.g. 'shinealight/'")
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, $KUBECONFIG, ~/.kube/config)")
     parser.add_argument("--context", help="kubeconfig context")
@@ -49,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: %(default)s)")
     parser.add_argument("--degraded-after", type=positive(), default=5.0,
                         help="seconds without list/watch before the node status says degraded (default: %(default)s)")
+    parser.add_argument("--node-check-interval", type=number(0, strict=False), default=60.0,
+                        help="seconds between checks that empty nodes are still in the cluster (needs list on nodes; "
+                             "0: never clear a node) (default: %(default)s)")
+    parser.add_argument("--homeassistant", action="store_true",
+                        help="announce each node to Home Assistant (MQTT discovery: a device with pod counts)")
+    parser.add_argument("--homeassistant-prefix", type=validated(validate_discovery_prefix), default=DEFAULT_PREFIX,
+                        help="Home Assistant's discovery prefix (default: %(default)s)")
     add_broker_option(parser)
     add_health_options(parser)
     add_logging_options(parser)
@@ -64,12 +75,16 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             namespaces=tuple(args.namespaces) if args.namespaces else None,
             selector=args.selector,
             color_label=args.color_label,
+            version_colors=args.version_colors,
             topics=Topics(args.topic_prefix),
             snapshot_interval=args.snapshot_interval,
             min_watch_timeout=args.min_watch_timeout,
             watch_read_timeout=args.watch_read_timeout,
             stall_intervals=args.stall_intervals,
             degraded_after=args.degraded_after,
+            node_check_interval=args.node_check_interval,
+            homeassistant=args.homeassistant,
+            homeassistant_prefix=args.homeassistant_prefix,
         )
     except TopicError as e:
         parser.error(str(e))
@@ -85,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     except KubeError as e:
         log.error("%s", e)
         return 1
-    watcher = Watcher(config, PodApi(configuration))
+    api = PodApi(configuration)
+    watcher = Watcher(config, api, nodes=api)
     log.info("watching %s on %s, publishing to %s", config.single_node or "all nodes",
              configuration.host, config.broker.redacted())
     health = serve_health(watcher, args)

@@ -11,6 +11,11 @@ Every failure leaves this module as one of :mod:`watcher.errors`, chained with
 its Retry-After, else ``ApiRejected``), a watch read timeout as ``Stalled``, anything
 else on the connection as ``StreamBroken``.
 
+Nodes: :meth:`PodApi.node_names` lists node names only (metadata, ``PartialObjectMetadataList``,
+in pages of ``NODE_PAGE``), for the watcher's check that a node has left the cluster. It
+needs ``list`` on ``nodes`` (a cluster-wide grant); without it the server says 403 and the
+watcher simply never clears a node.
+
 Time: every request has a connect and a read timeout. A watch's read timeout is the
 loop's stall timeout (``stall_after``), which the loop tightens on an open stream once
 it knows the server's bookmark interval (the socket's timeout is changed in place); the
@@ -23,10 +28,10 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import urllib3
 from kubernetes import client, config
@@ -37,6 +42,10 @@ from watcher.sources import PodQuery, RawObject, WatchEvent
 from watcher.streams import read_events
 
 MAX_RETRY_AFTER_SECONDS = 300.0
+T = TypeVar("T")
+NODE_PAGE = 500
+# Node metadata only (names are all the watcher needs); a server that cannot do that sends whole nodes.
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ def _no_retries(configuration: client.Configuration) -> client.Configuration:
 
 
 class PodApi:
-    """A :class:`watcher.sources.PodSource` over the official client."""
+    """A :class:`watcher.sources.PodSource` and :class:`watcher.sources.NodeSource` over the official client."""
 
     def __init__(self, configuration: client.Configuration, *, timeouts: Timeouts = Timeouts()) -> None:
         self._core = client.CoreV1Api(client.ApiClient(configuration))
@@ -93,12 +102,7 @@ class PodApi:
         """List matching pods; returns the items and the list's resourceVersion."""
         response = self._call(query, resource_version=resource_version,
                               _request_timeout=(self.timeouts.connect, self.timeouts.list_read))
-        try:
-            return _pod_list(response.data)
-        except urllib3.exceptions.HTTPError as e:
-            raise StreamBroken(f"pod list broke off: {e}") from e
-        finally:
-            response.release_conn()
+        return _read(response, _pod_list, "pod list")
 
     @contextmanager
     def watch(self, query: PodQuery, *, resource_version: str, timeout_seconds: int,
@@ -120,22 +124,42 @@ class PodApi:
             response.close()
             response.release_conn()
 
+    def node_names(self, name: str | None = None, *, timeout: float) -> frozenset[str]:
+        """The cluster's node names (only ``name``, if it exists); see :class:`watcher.sources.NodeSource`."""
+        deadline = time.monotonic() + timeout
+        names: set[str] = set()
+        token: str | None = None
+        while True:
+            left = max(0.1, deadline - time.monotonic())
+            page, token = self._node_page(name, token, _request_timeout=(min(self.timeouts.connect, left), left))
+            names.update(page)
+            if not token:
+                return frozenset(names)
+            if time.monotonic() >= deadline:
+                raise StreamBroken(f"node list not complete within {timeout:g} s")
+
+    def _node_page(self, name: str | None, token: str | None, **kwargs: Any) -> tuple[Sequence[str], str | None]:
+        options: dict[str, Any] = {"limit": NODE_PAGE, "_preload_content": False, "_headers": {"Accept": METADATA_ONLY}}
+        if name is not None:
+            options["field_selector"] = f"metadata.name={name}"
+        if token:
+            options["_continue"] = token
+        with _translated():
+            response = cast(urllib3.HTTPResponse, self._core.list_node(**options, **kwargs))
+        return _read(response, _node_list, "node list")
+
     def _call(self, query: PodQuery, **kwargs: Any) -> urllib3.HTTPResponse:
         if self._closed:
             raise StreamBroken("the pod source is closed")
         selectors: dict[str, Any] = {"label_selector": query.label_selector, "_preload_content": False}
         if query.field_selector:
             selectors["field_selector"] = query.field_selector
-        try:
+        with _translated():
             if query.namespace is None:
                 response: Any = self._core.list_pod_for_all_namespaces(**selectors, **kwargs)
             else:
                 response = self._core.list_namespaced_pod(query.namespace, **selectors, **kwargs)
-            return cast(urllib3.HTTPResponse, response)
-        except ApiException as e:
-            raise _classify(e) from e
-        except urllib3.exceptions.HTTPError as e:
-            raise StreamBroken(f"API server unreachable: {e}") from e
+        return cast(urllib3.HTTPResponse, response)
 
 
 class ResponseStream:
@@ -164,6 +188,27 @@ class ResponseStream:
             raise StreamBroken(f"watch stream broke: {e}") from e
 
 
+@contextmanager
+def _translated() -> Iterator[None]:
+    """A call's failures as the boundary's errors: HTTP statuses by code, the connection as StreamBroken."""
+    try:
+        yield
+    except ApiException as e:
+        raise _classify(e) from e
+    except urllib3.exceptions.HTTPError as e:
+        raise StreamBroken(f"API server unreachable: {e}") from e
+
+
+def _read(response: urllib3.HTTPResponse, parse: Callable[[bytes], T], what: str) -> T:
+    """A list response's body, parsed; the connection goes back to the pool whatever happens."""
+    try:
+        return parse(response.data)
+    except urllib3.exceptions.HTTPError as e:
+        raise StreamBroken(f"{what} broke off: {e}") from e
+    finally:
+        response.release_conn()
+
+
 def _pod_list(data: bytes) -> tuple[list[RawObject], str]:
     try:
         body = json.loads(data)
@@ -173,6 +218,18 @@ def _pod_list(data: bytes) -> tuple[list[RawObject], str]:
     if not isinstance(items, list) or not isinstance(version, str | int):
         raise StreamBroken(f"unreadable pod list: items {type(items).__name__}, version {version!r:.40}")
     return items, str(version)
+
+
+def _node_list(data: bytes) -> tuple[list[str], str | None]:
+    try:
+        body = json.loads(data)
+        items, token = body.get("items") or [], (body.get("metadata") or {}).get("continue")
+        names = [item["metadata"]["name"] for item in items]
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        raise StreamBroken(f"unreadable node list: {str(e)[:200]}") from e
+    if not all(isinstance(n, str) for n in names) or not isinstance(token, str | None):
+        raise StreamBroken("unreadable node list: a name or the continue token is not a string")
+    return names, token or None
 
 
 def _shutdown(response: urllib3.HTTPResponse) -> None:

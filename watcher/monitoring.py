@@ -23,6 +23,9 @@ from watcher.errors import KINDS
 if TYPE_CHECKING:
     from watcher.service import Watcher
 
+NODE_CHECK = "node_check_failed"
+"""The kind the service's rate-limited log counts when the API cannot say which nodes it has."""
+
 PREFIX = "shinealight_watcher_"
 
 
@@ -74,7 +77,11 @@ def metrics_of(watcher: Watcher) -> list[Metric]:
         Metric.by_label(PREFIX + "api_errors", "failed list/watch attempts by kind (internal: a bug of ours)",
                         "counter", "kind", errors),
         counter("malformed_pods", "pod objects skipped because they could not be read", watcher.malformed_pods),
-        counter("internal_errors", "unexpected errors while publishing snapshots", watcher.stats.internal_errors),
+        counter("internal_errors", "unexpected errors while publishing snapshots or checking nodes",
+                watcher.stats.internal_errors),
+        counter("nodes_cleared", "nodes that left the cluster, whose topics were cleared", watcher.stats.nodes_cleared),
+        counter("node_check_errors", "checks for nodes that left that the API could not answer",
+                watcher.bad_input.counts[NODE_CHECK]),
         counter("broker_reconnects", "connections to the broker after the first",
                 max(0, watcher.connection.connects - 1)),
         gauge("broker_connected", "1 while connected to the broker", float(watcher.connection.connected)),

@@ -14,6 +14,11 @@ One validation: :func:`view_pod` is the only code that reads a raw pod, and it c
 every field it reads (types, the contract's lengths through ``PodEntry``, the node name
 through ``bus.topics``). Whatever it cannot read is a :class:`MalformedPod` — never
 another exception — so the reflector can skip that one pod, count it and go on.
+
+Colour: the colour label (``--color-label``) when it holds a colour — an explicit label
+always wins —, else, with ``version_colors``, the automatic colour of the pod's version
+(``palettes.py``), else none (devices show blue). A label that is not a colour counts as
+no label.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pydantic import ValidationError
 
 from bus.messages import PodEntry, PodState, normalize_color
 from bus.topics import TopicError, validate_node
+from watcher.palettes import version_color, version_key
 
 FINISHED_PHASES = frozenset({"Succeeded", "Failed"})
 SHOWN_CHARS = 200
@@ -70,7 +76,7 @@ class PodView:
         return self.entry.state
 
 
-def view_pod(pod: object, *, color_label: str) -> PodView:
+def view_pod(pod: object, *, color_label: str, version_colors: bool = True) -> PodView:
     """Read a raw pod; raise MalformedPod for anything the watcher could not publish."""
     if not isinstance(pod, dict):
         raise MalformedPod(f"pod is not an object: {type(pod).__name__}")
@@ -81,7 +87,7 @@ def view_pod(pod: object, *, color_label: str) -> PodView:
     labels = _section(meta, "labels")
     try:
         entry = PodEntry(pod=name, namespace=namespace, uid=_optional_text(meta, "uid"),
-                         color=normalize_color(labels.get(color_label)), state=_state(meta, status))
+                         color=_color(labels, color_label, version_colors), state=_state(meta, status))
     except ValidationError as e:
         raise MalformedPod(f"pod {namespace}/{name:.100}: {e.errors()[0]['msg']}") from e
     phase = status.get("phase")
@@ -103,6 +109,14 @@ def _state(meta: dict[str, Any], status: dict[str, Any]) -> PodState:
         raise MalformedPod(f"status.conditions is not a list of objects: {str(conditions)[:SHOWN_CHARS]}")
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
     return PodState.READY if ready else PodState.UNREADY
+
+
+def _color(labels: dict[str, Any], color_label: str, version_colors: bool) -> str | None:
+    explicit = normalize_color(labels.get(color_label))
+    if explicit is not None or not version_colors:
+        return explicit
+    key = version_key(labels)
+    return version_color(key) if key is not None else None
 
 
 def _section(obj: dict[str, Any], key: str) -> dict[str, Any]:

@@ -22,6 +22,12 @@ lists, watches, backs off and relists lives in ``watching.py`` and feeds this co
   bad pod never hides the others.
 
 Nodes whose list changed are marked dirty so their snapshot gets republished.
+
+Nodes that left the cluster: :meth:`Reflector.retire` takes an empty node out of the
+snapshots (the service has checked with the API that the node is gone, and clears its
+topics). Its ledger is kept aside, so that if a pod lands on a node of that name again
+the node comes back with its ``seq`` continued — a subscriber that kept the old ``seq``
+must not take the new events for duplicates.
 """
 
 from __future__ import annotations
@@ -47,16 +53,19 @@ class Reflector:
         *,
         nodes: Iterable[str] | None,
         color_label: str,
+        version_colors: bool = True,
         epoch: str,
         now: Callable[[], str],
     ) -> None:
         """``nodes``: the nodes to show (None: every node)."""
         self._nodes = frozenset(nodes) if nodes is not None else None
         self._color_label = color_label
+        self._version_colors = version_colors
         self._epoch = epoch
         self._now = now
         self.ledgers: dict[str, NodeLedger] = {n: NodeLedger(n, epoch=epoch) for n in self._nodes or ()}
         self._where: dict[str, str] = {}
+        self._retired: dict[str, NodeLedger] = {}
         self.dirty: set[str] = set()
 
     # -- seeding from the retained snapshots --------------------------------------------
@@ -82,7 +91,7 @@ class Reflector:
 
     def apply(self, event_type: str, pod: object) -> list[PodEvent]:
         """One watch event → the bus events it causes (often none). Raises MalformedPod."""
-        view = view_pod(pod, color_label=self._color_label)
+        view = view_pod(pod, color_label=self._color_label, version_colors=self._version_colors)
         if event_type == "DELETED" or not self._shown(view):
             return self._remove_all([view.key])
         return self._upsert(view)
@@ -112,6 +121,21 @@ class Reflector:
     def snapshots(self) -> list[NodeSnapshot]:
         return [ledger.snapshot(now=self._now()) for _, ledger in sorted(self.ledgers.items())]
 
+    # -- nodes that left -------------------------------------------------------------------
+
+    def empty_nodes(self) -> list[str]:
+        """The shown nodes without a pod: the only ones that may have left the cluster."""
+        return sorted(node for node, ledger in self.ledgers.items() if not ledger.entries)
+
+    def retire(self, node: str) -> bool:
+        """Stop showing ``node`` if it is still empty; True if it was retired."""
+        ledger = self.ledgers.get(node)
+        if ledger is None or ledger.entries:
+            return False
+        self._retired[node] = self.ledgers.pop(node)
+        self.dirty.discard(node)
+        return True
+
     # -- internals ----------------------------------------------------------------------
 
     def _views(self, pods: Iterable[object]) -> tuple[list[PodView], list[MalformedPod]]:
@@ -119,7 +143,7 @@ class Reflector:
         malformed: list[MalformedPod] = []
         for pod in pods:
             try:
-                views.append(view_pod(pod, color_label=self._color_label))
+                views.append(view_pod(pod, color_label=self._color_label, version_colors=self._version_colors))
             except MalformedPod as e:
                 malformed.append(e)
         return views, malformed
@@ -137,7 +161,8 @@ class Reflector:
             events += self._remove_all([view.key])
         ledger = self.ledgers.get(view.node)
         if ledger is None:
-            ledger = self.ledgers[view.node] = NodeLedger(view.node, epoch=self._epoch)
+            ledger = self._retired.pop(view.node, None) or NodeLedger(view.node, epoch=self._epoch)
+            self.ledgers[view.node] = ledger
         event = ledger.upsert(view.entry, now=self._now())
         self._where[view.key] = view.node
         return events + self._changed(view.node, event)

@@ -8,6 +8,10 @@ A source raises only :mod:`watcher.errors` (``KubeError`` and its children). A w
 a context manager around a :class:`WatchStream`: entering it means the server accepted
 the watch (HTTP 200); iterating reads events until the server ends the stream; leaving
 it releases the connection.
+
+A :class:`NodeSource` tells which nodes the cluster has: the watcher asks it before it
+clears the topics of a node it thinks has left (``service.py``), so nothing is cleared
+on a guess. ``kube.py`` implements both protocols on one client.
 """
 
 from __future__ import annotations
@@ -59,4 +63,14 @@ class PodSource(Protocol):
 
     def close(self) -> None:
         """Interrupt every open watch (a blocked read wakes up with ``StreamBroken``); refuse new calls."""
+        ...
+
+
+class NodeSource(Protocol):
+    def node_names(self, name: str | None = None, *, timeout: float) -> frozenset[str]:
+        """The names of the cluster's nodes (only ``name``, if given, when it exists). Raises a KubeError.
+
+        Answers even after :meth:`PodSource.close` (a stopping watcher asks it once more);
+        ``timeout`` bounds the whole call.
+        """
         ...

@@ -120,15 +120,17 @@ def test_each_role_publishes_only_its_own_topics(broker: RunningConfig) -> None:
         # before the allowed markers below, which arrive after anything they had routed.
         forged = [(agent, "nodes/n1/pods"), (agent, "agents/pi2/status"), (agent, "watchers/pi1/status"),
                   (watcher, "agents/watcher-n1-1a2b3c4d/status"), (viewer, "nodes/n1/pods"),
-                  (viewer, "agents/viewer/status"), (viewer, "viewers/viewer/x"), (viewer, "watchers/viewer/x")]
+                  (viewer, "agents/viewer/status"), (viewer, "viewers/viewer/x"), (viewer, "watchers/viewer/x"),
+                  (agent, "homeassistant/sensor/forged/pods/config"), (viewer, "homeassistant/status")]
         for client, topic in forged:
             client.publish(topic, "forged")
         agent.publish("agents/pi1/status", "online", retain=True)
+        watcher.publish("homeassistant/sensor/shinealight_n1/pods/config", "{}")  # --homeassistant
         watcher.publish("nodes/n1/status", "online", retain=True)
         viewer.wait_for("agents/pi1/status")
         viewer.wait_for("nodes/n1/status")
         assert set(viewer.topics()) == {"nodes/n1/state", "watchers/watcher-n1-1a2b3c4d/sync", "agents/pi1/status",
-                                        "nodes/n1/status"}
+                                        "homeassistant/sensor/shinealight_n1/pods/config", "nodes/n1/status"}
         nosy_agent.wait_for("nodes/n1/status")
         assert {t.split("/")[0] for t in nosy_agent.topics()} == {"nodes"}, "agents read nodes/ only"
 

@@ -85,17 +85,22 @@ def test_auth_acl_lets_each_user_do_its_job_only(chart_broker: RunningConfig) ->
         agent = Client(ports.mqtt, "agent", "a-pass", client_id="n1")
         opened += [viewer, watcher, agent]
         viewer.subscribe("sal/#")
+        viewer.subscribe("homeassistant/#")  # Home Assistant's discovery prefix is not under the topic prefix
         agent.subscribe("sal/nodes/#")
         watcher.publish("sal/nodes/n1/state", '{"v":1,"node":"n1","seq":1,"pods":[]}', retain=True)
         agent.wait_for("sal/nodes/n1/state")
         agent.publish("sal/nodes/n1/pods", '{"action":"add","pod":"forged"}')
         viewer.publish("sal/nodes/n1/pods", '{"action":"add","pod":"forged-too"}')
         agent.publish("nodes/n1/pods", "outside the prefix")
+        agent.publish("homeassistant/sensor/forged/pods/config", "{}")
         agent.publish("sal/agents/n1/status", "online")
+        watcher.publish("homeassistant/sensor/shinealight_sal_n1/pods/config", "{}")
         watcher.publish("sal/watchers/watcher-n1-0/status", "online")
         viewer.wait_for("sal/agents/n1/status")
+        viewer.wait_for("homeassistant/sensor/shinealight_sal_n1/pods/config")
         viewer.wait_for("sal/watchers/watcher-n1-0/status")
         assert "sal/nodes/n1/pods" not in viewer.topics()
+        assert "homeassistant/sensor/forged/pods/config" not in viewer.topics()
 
 
 @pytest.mark.parametrize("chart_broker", [("auth.enabled=false",)], indirect=True)

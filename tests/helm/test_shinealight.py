@@ -324,8 +324,9 @@ def test_broker_config_stays_in_step_with_the_repository(helm: Helm) -> None:
 def test_acl_follows_the_topic_prefix(helm: Helm) -> None:
     acl = helm.template(CHART, "bus.topicPrefix=sal/").one("ConfigMap", BROKER)["data"]["acl"]
     assert _directives(acl) == [
-        "user watcher", "topic readwrite sal/nodes/#", "user agent", "topic read sal/nodes/#",
-        "user viewer", "topic read sal/#", "topic deny sal/viewers/#", "pattern readwrite sal/%us/%c/#"]
+        "user watcher", "topic readwrite sal/nodes/#", "topic write homeassistant/#", "user agent",
+        "topic read sal/nodes/#", "user viewer", "topic read sal/#", "topic read homeassistant/#",
+        "topic deny sal/viewers/#", "pattern readwrite sal/%us/%c/#"]
 
 
 # -- agents -----------------------------------------------------------------------------

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from paho.mqtt import publish
 
 from bus.topics import Topics
 from bus.urls import parse_broker_url
@@ -19,8 +22,11 @@ from sim.apiserver import ApiServer
 from sim.kubeconfig import write_kubeconfig
 from sim.pods import make_pod
 from sim.podstore import PodStore
+from tests.support.brokers import BrokerEndpoint
 from tests.support.kube import pod_api
 from tests.support.paths import ROOT
+from tests.support.probes import Probe
+from watcher.errors import ApiRejected
 from watcher.service import Watcher, WatcherConfig
 
 
@@ -46,7 +52,8 @@ def show_pod(name: str, *, node: str | None = "node-1", color: str | None = "fff
 def start_watcher(mosquitto: Any, cluster: ApiServer, topic_prefix: str) -> Iterator[Callable[..., Watcher]]:
     watchers: list[Watcher] = []
 
-    def start(nodes: list[str] | None = ["node-1"], **overrides: Any) -> Watcher:  # noqa: B006
+    def start(nodes: list[str] | None = ["node-1"], node_source: Nodes | None = None,  # noqa: B006
+              **overrides: Any) -> Watcher:
         config = WatcherConfig(
             broker=parse_broker_url(overrides.pop("broker", mosquitto.url)),
             nodes=frozenset(nodes) if nodes is not None else None,
@@ -55,7 +62,7 @@ def start_watcher(mosquitto: Any, cluster: ApiServer, topic_prefix: str) -> Iter
             min_watch_timeout=5,
             **overrides,
         )
-        watcher = Watcher(config, pod_api(cluster))
+        watcher = Watcher(config, pod_api(cluster), nodes=node_source)
         watchers.append(watcher)
         watcher.start()
         return watcher
@@ -63,6 +70,54 @@ def start_watcher(mosquitto: Any, cluster: ApiServer, topic_prefix: str) -> Iter
     yield start
     for watcher in watchers:
         watcher.stop()
+
+
+class Nodes:
+    """A ``NodeSource`` the test steers (the simulated cluster serves pods only): the cluster's nodes, or 403."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = set(names)
+        self.forbidden = False
+        self.asked: list[str | None] = []
+
+    def node_names(self, name: str | None = None, *, timeout: float) -> frozenset[str]:
+        self.asked.append(name)
+        if self.forbidden:
+            raise ApiRejected('HTTP 403: nodes is forbidden: cannot list resource "nodes"', status=403)
+        return frozenset(n for n in self.names if name is None or n == name)
+
+
+def retained_messages(endpoint: BrokerEndpoint, topic_filter: str) -> dict[str, bytes]:
+    """What a fresh subscriber gets retained on ``topic_filter``, by topic.
+
+    For a ``…/#`` filter, all of it: a marker published under the filter after the subscription
+    comes back after every retained message (the broker handles one client's packets in
+    order, as the watcher's seeding relies on). For one topic, what arrives within a second.
+    """
+    fresh = Probe(endpoint, topic_filter)
+    try:
+        if topic_filter.endswith("#"):
+            marker = f"{topic_filter[:-1]}probe-marker-{uuid.uuid4().hex[:8]}"
+            publish.single(marker, b"", qos=1, hostname=endpoint.host, port=endpoint.port)
+            fresh.wait_for(lambda m: any(x.topic == marker for x in m))
+        else:
+            with contextlib.suppress(AssertionError):
+                fresh.wait_for(lambda m: any(x.retain for x in m), timeout=1)
+        return {x.topic: bytes(x.payload) for x in fresh.messages if x.retain}
+    finally:
+        fresh.close()
+
+
+@pytest.fixture(scope="session")
+def home_assistant() -> str:
+    """The Python of Home Assistant's venv (tests/watcher/homeassistant/ensure-homeassistant), built once."""
+    ensure = ROOT / "tests" / "watcher" / "homeassistant" / "ensure-homeassistant"
+    built = subprocess.run([str(ensure)], capture_output=True, text=True, timeout=900, check=False)
+    if built.returncode != 0:
+        reason = built.stderr.strip().splitlines()[-1] if built.stderr.strip() else "no reason given"
+        print(f"Home Assistant venv could not be built: {reason}")
+        pytest.skip(f"Home Assistant venv could not be built: {reason}")
+    return built.stdout.strip()
 
 
 @pytest.fixture

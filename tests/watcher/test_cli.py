@@ -15,6 +15,7 @@ from tests.support.brokers import BrokerEndpoint
 from tests.support.http import http_get
 from tests.support.probes import Probe
 from tests.support.waiting import wait_until
+from watcher.cli import build_parser, config_from_args
 
 from .conftest import WatcherProcess, metric, show_pod
 
@@ -32,12 +33,26 @@ GRACE_SECONDS = 30  # a pod's default terminationGracePeriodSeconds
         (["--node", "n", "--snapshot-interval", "0"], "must be > 0"),
         (["--node", "n", "--stall-intervals", "-1"], "must be > 0"),
         (["--node", "n", "--http-port", "http"], "not a port"),
+        (["--node", "n", "--homeassistant-prefix", "ha/#"], "invalid Home Assistant discovery prefix"),
+        (["--node", "n", "--node-check-interval", "-1"], "must be >= 0"),
     ],
 )
 def test_bad_command_lines_exit_2_with_a_clear_message(args: list[str], message: str, tmp_path: Path) -> None:
     process = WatcherProcess(*args, log=tmp_path / "err.log")
     assert process.wait() == 2
     assert message in process.stderr()
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([], {"version_colors": True, "homeassistant": False, "homeassistant_prefix": "homeassistant",
+          "node_check_interval": 60.0}),
+    (["--no-version-colors", "--homeassistant", "--homeassistant-prefix", "home/ha", "--node-check-interval", "0"],
+     {"version_colors": False, "homeassistant": True, "homeassistant_prefix": "home/ha", "node_check_interval": 0}),
+])
+def test_colour_home_assistant_and_node_check_options(args: list[str], expected: dict[str, object]) -> None:
+    parser = build_parser()
+    config = config_from_args(parser, parser.parse_args(["--node", "n", *args]))
+    assert {key: getattr(config, key) for key in expected} == expected
 
 
 def test_missing_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:

@@ -61,3 +61,29 @@ def test_key_is_the_contracts_identity(uid: str) -> None:
     pod["metadata"]["uid"] = uid
     view = view_pod(pod, color_label="blinktColor")
     assert view.key == view.entry.key == (uid or "ns/a")
+
+
+# -- automatic version colours ----------------------------------------------------------------
+
+
+def _versioned(color: str | None, **labels: str) -> dict[str, object]:
+    pod = raw_pod("a", color=color)
+    pod["metadata"]["labels"] |= labels
+    return pod
+
+
+@pytest.mark.parametrize(("pod", "color"), [
+    (_versioned(None, **{"app.kubernetes.io/version": "1.2.4", "pod-template-hash": "6d9f7c8b45"}), "ffff00"),
+    (_versioned(None, **{"pod-template-hash": "6d9f7c8b45"}), "80ff00"),
+    (_versioned("#A81399", **{"app.kubernetes.io/version": "1.2.4"}), "a81399"),  # the label always wins
+    (_versioned("nope", **{"app.kubernetes.io/version": "1.2.4"}), "ffff00"),  # not a colour: no label
+    (_versioned(None), None),  # nothing to go by: devices show blue
+])
+def test_version_colours(pod: dict[str, object], color: str | None) -> None:
+    assert view_pod(pod, color_label="blinktColor", version_colors=True).color == color
+
+
+def test_version_colours_can_be_turned_off() -> None:
+    pod = _versioned(None, **{"app.kubernetes.io/version": "1.2.4"})
+    assert view_pod(pod, color_label="blinktColor", version_colors=False).color is None
+    assert view_pod(pod, color_label="blinktColor").color == "ffff00", "on by default"

@@ -308,3 +308,40 @@ def test_relist_after_missed_events_publishes_exactly_the_differences(
         else:
             assert event.key in before
     assert len({e.key for e in events}) == len(events), "one event per changed pod"
+
+
+# -- nodes that left ------------------------------------------------------------------------
+
+
+def test_only_an_empty_node_can_be_retired() -> None:
+    r = reflector(nodes=None)
+    r.apply("ADDED", raw_pod("a", node="n1"))
+    r.apply("ADDED", raw_pod("b", node="n2"))
+    r.apply("DELETED", raw_pod("b", node="n2"))
+    r.take_dirty()
+    assert r.empty_nodes() == ["n2"]
+    assert not r.retire("n1"), "a node with pods stays"
+    assert not r.retire("n9"), "a node never seen"
+    assert r.retire("n2")
+    assert not r.retire("n2"), "once"
+    assert (r.empty_nodes(), [s.node for s in r.snapshots()], r.take_dirty()) == ([], ["n1"], [])
+
+
+def test_a_retired_node_comes_back_with_its_seq_continued() -> None:
+    r = reflector(nodes=["node-1"])
+    r.apply("ADDED", raw_pod("a"))
+    r.apply("DELETED", raw_pod("a"))
+    assert r.retire("node-1")
+    assert r.snapshots() == []
+    [add] = r.apply("ADDED", raw_pod("b"))
+    assert (add.seq, add.epoch) == (3, "e1"), "a subscriber that kept seq 2 must take it"
+    assert [s.node for s in r.take_dirty()] == ["node-1"]
+    assert names(r) == ["b"]
+
+
+def test_a_node_retired_while_dirty_publishes_no_snapshot() -> None:
+    r = reflector(nodes=None)
+    r.apply("ADDED", raw_pod("a", node="n1"))
+    r.apply("DELETED", raw_pod("a", node="n1"))
+    assert r.retire("n1")
+    assert r.take_dirty() == [], "its topics are cleared, not republished"

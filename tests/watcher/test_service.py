@@ -7,7 +7,6 @@ number cannot be stored, but a broken or hostile server can send one).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from tests.support.probes import Probe
 from tests.support.waiting import wait_until
 from watcher.service import Watcher, WatcherConfig
 
-from .conftest import metric, payloads, show_pod
+from .conftest import Nodes, metric, payloads, retained_messages, show_pod
 from .pods import raw_pod
 from .scripts import Listed, ScriptedSource, Watched
 
@@ -157,13 +156,7 @@ def test_an_all_nodes_watcher_says_degraded_for_every_node_it_announced(
 
 def retained(endpoint: BrokerEndpoint, topic: str) -> list[bytes]:
     """What a fresh subscriber gets retained on ``topic`` (waits up to a second for it)."""
-    fresh = Probe(endpoint, topic)
-    try:
-        with contextlib.suppress(AssertionError):
-            fresh.wait_for(lambda m: any(x.retain for x in m), timeout=1)
-        return [bytes(x.payload) for x in fresh.messages if x.retain]
-    finally:
-        fresh.close()
+    return list(retained_messages(endpoint, topic).values())
 
 
 def test_a_broker_that_returns_while_the_api_is_down_hears_degraded_not_online(
@@ -186,3 +179,83 @@ def test_a_broker_that_returns_while_the_api_is_down_hears_degraded_not_online(
                    what="a device that starts now is told degraded")
     finally:
         broker.stop()
+
+
+# -- nodes that leave ------------------------------------------------------------------------
+
+
+def test_an_empty_node_the_cluster_no_longer_has_is_cleared(
+    cluster: ApiServer, start_watcher: Callable[..., Watcher], mosquitto: BrokerEndpoint, topic_prefix: str
+) -> None:
+    cluster.store.create(show_pod("a"))
+    nodes = Nodes("node-1")
+    watcher = start_watcher(node_source=nodes, node_check_interval=0.1)
+    assert watcher.wait_synced(10)
+    cluster.store.delete("default", "a")  # empty, and still in the cluster
+    wait_until(lambda: len(nodes.asked) >= 3, what="a few checks")
+    assert set(nodes.asked) == {"node-1"}, "a node watcher asks about its own node only"
+    assert len(retained_messages(mosquitto, f"{topic_prefix}nodes/#")) == 2 and watcher.stats.nodes_cleared == 0
+    nodes.names.clear()
+    wait_until(lambda: watcher.stats.nodes_cleared == 1, what="cleared")
+    assert retained_messages(mosquitto, f"{topic_prefix}nodes/#") == {}
+    watcher.stop()
+    assert retained_messages(mosquitto, f"{topic_prefix}nodes/#") == {}, "no offline for a node that is gone"
+    assert {m.name: m.samples for m in watcher.metrics()}["shinealight_watcher_nodes_cleared"] == (({}, 1),)
+
+
+def test_a_node_watcher_stopped_because_its_node_is_deleted_clears_instead_of_saying_offline(
+    cluster: ApiServer, start_watcher: Callable[..., Watcher], mosquitto: BrokerEndpoint, topic_prefix: str,
+    probe: Callable[[str], Probe],
+) -> None:
+    """The DaemonSet case: the node goes, its pods with it, the watcher is told to stop before it saw them go."""
+    cluster.store.create(show_pod("a"))
+    nodes = Nodes("node-1")
+    watcher = start_watcher(node_source=nodes, homeassistant=True, homeassistant_prefix=f"{topic_prefix}ha")
+    assert watcher.wait_synced(10)
+    wait_until(lambda: len(retained_messages(mosquitto, f"{topic_prefix}#")) == 7, what="state, status, 5 configs")
+    status = probe(f"{topic_prefix}nodes/node-1/status")
+    nodes.names.clear()
+    watcher.stop()
+    assert retained_messages(mosquitto, f"{topic_prefix}#") == {}
+    assert nodes.asked == ["node-1"], "asked once, at the stop, about its own node only"
+    with pytest.raises(AssertionError):  # a disconnect with the clears still in flight would bring it
+        status.wait_for(lambda m: any(x.payload == b"offline" for x in m), timeout=1)
+
+
+def test_a_node_that_is_still_there_says_offline_at_the_stop(
+    cluster: ApiServer, start_watcher: Callable[..., Watcher], mosquitto: BrokerEndpoint, topic_prefix: str
+) -> None:
+    nodes = Nodes("node-1")
+    watcher = start_watcher(node_source=nodes, node_check_interval=0.1)
+    assert watcher.wait_synced(10)
+    wait_until(lambda: len(nodes.asked) >= 2, what="an empty node is asked about")
+    watcher.stop()
+    status = f"{topic_prefix}nodes/node-1/status"
+    assert retained_messages(mosquitto, status) == {status: b"offline"}
+    assert watcher.stats.nodes_cleared == 0
+
+
+def test_without_the_right_to_list_nodes_nothing_is_cleared_and_the_failures_are_counted(
+    cluster: ApiServer, start_watcher: Callable[..., Watcher], mosquitto: BrokerEndpoint, topic_prefix: str,
+    served: Callable[[Watcher], str],
+) -> None:
+    nodes = Nodes()
+    nodes.forbidden = True
+    watcher = start_watcher(node_source=nodes, node_check_interval=0.1)
+    url = served(watcher)
+    assert watcher.wait_synced(10)
+    wait_until(lambda: len(nodes.asked) >= 3, what="a few checks")
+    assert metric(http_get(url + "/metrics")[1], "shinealight_watcher_node_check_errors_total") >= 3
+    watcher.stop()
+    status = f"{topic_prefix}nodes/node-1/status"
+    assert retained_messages(mosquitto, status) == {status: b"offline"}
+    assert watcher.stats.nodes_cleared == 0
+
+
+def test_no_checks_with_an_interval_of_zero(cluster: ApiServer, start_watcher: Callable[..., Watcher]) -> None:
+    nodes = Nodes("node-1")
+    watcher = start_watcher(nodes=None, node_source=nodes, node_check_interval=0)
+    assert watcher.wait_synced(10)
+    assert "nodes" not in [t.name for t in watcher.threads]
+    watcher.stop()
+    assert nodes.asked == [], "an --all-nodes watcher does not ask at the stop either"
