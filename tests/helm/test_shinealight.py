@@ -95,18 +95,31 @@ def test_every_container_has_probes(helm: Helm) -> None:
 
 def test_watcher_rbac_is_cluster_wide_read_only_on_pods_by_default(helm: Helm) -> None:
     rendered = helm.template(CHART)
-    role = rendered.one("ClusterRole")
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
-    binding = rendered.one("ClusterRoleBinding")
-    assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "shinealight-watcher", "namespace": "lights"}]
+    roles = {r["metadata"]["name"]: r for r in rendered.all("ClusterRole")}
+    assert roles["shinealight-watcher"]["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}
+    ]
+    bindings = {b["metadata"]["name"]: b for b in rendered.all("ClusterRoleBinding")}
+    assert set(bindings) == set(roles) == {"shinealight-watcher", "shinealight-watcher-nodes"}
+    for name, binding in bindings.items():
+        assert binding["roleRef"]["name"] == name
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "shinealight-watcher", "namespace": "lights"}]
     assert {"Role", "RoleBinding"}.isdisjoint(rendered.kinds())
+
+
+def test_nodes_are_readable_only_with_get_and_list_and_the_grant_can_be_dropped(helm: Helm) -> None:
+    rendered = helm.template(CHART, "watcher.namespaces={default}")
+    (role,) = rendered.all("ClusterRole")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list"]}]
+    assert {"ClusterRole", "ClusterRoleBinding"}.isdisjoint(
+        helm.template(CHART, "watcher.namespaces={default}", "rbac.nodes=false").kinds())
 
 
 def test_restricted_namespaces_get_namespaced_roles_only(helm: Helm) -> None:
     rendered = helm.template(CHART, "watcher.namespaces={default,demo}", "bus.topicPrefix=sal/",
                              "watcher.selector=lights=on", "watcher.tolerations=null")
-    assert {"ClusterRole", "ClusterRoleBinding"}.isdisjoint(rendered.kinds())
+    # Pods only in the namespaces named; the one cluster-wide grant left is nodes get/list.
+    assert [r["rules"][0]["resources"] for r in rendered.all("ClusterRole")] == [["nodes"]]
     roles = {r["metadata"]["namespace"]: r for r in rendered.all("Role")}
     bindings = {b["metadata"]["namespace"]: b for b in rendered.all("RoleBinding")}
     assert set(roles) == set(bindings) == {"default", "demo"}
